@@ -1,0 +1,202 @@
+"""The ``brandcrawl`` command: run the daily job, write the digest, or try it all on the replica."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from brandcrawl import __version__
+from brandcrawl.config import WatchConfig, WatchFileError, load_watch
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except WatchFileError as error:
+        print(f"brandcrawl: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageProblem as problem:
+        print(f"brandcrawl: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+class UsageProblem(Exception):
+    """A mistake in how brandcrawl was called, shown as one line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="brandcrawl",
+        description="Watch auction and marketplace sites for handles and domains that carry your brands.",
+    )
+    parser.add_argument("--version", action="version", version=f"brandcrawl {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run",
+        help="crawl every enabled marketplace, store the hits, then write the digest",
+        description="Crawl every marketplace enabled in the watch file for every brand, store and "
+        "deduplicate the hits, then write the digest of what is new or changed.",
+    )
+    _watch_and_db(run)
+    run.add_argument("--out", help="digest folder (default: the watch file's digest.out_dir)")
+    run.add_argument(
+        "--spider", action="append", metavar="NAME", help="crawl only this marketplace (repeatable)"
+    )
+    run.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="a Scrapy setting")
+    run.add_argument("--log-level", default="INFO", help="Scrapy log level (default INFO)")
+    run.set_defaults(handler=_run)
+
+    digest = commands.add_parser(
+        "digest",
+        help="write the digest of everything not yet reported",
+        description="Write the digest (HTML and plain text) of every hit and change not yet reported, "
+        "and mark them reported so the next digest holds only what is new.",
+    )
+    _watch_and_db(digest)
+    digest.add_argument("--out", help="digest folder (default: the watch file's digest.out_dir)")
+    digest.set_defaults(handler=_digest)
+
+    demo = commands.add_parser(
+        "demo",
+        help="offline demo: crawl the bundled replica marketplace and write a digest",
+        description="Start the bundled replica marketplace on 127.0.0.1, crawl it with the real spiders "
+        "and pipelines into a fresh SQLite file, and write the digest to disk. Needs no network.",
+    )
+    demo.add_argument("--out", default="demo-output", help="folder for the database and digest (default demo-output)")
+    demo.add_argument("--log-level", default="WARNING", help="Scrapy log level (default WARNING)")
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+def _watch_and_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--watch", required=True, help="the watch file (TOML); see watch.example.toml")
+    parser.add_argument(
+        "--db",
+        default=None,
+        help="SQLAlchemy database URL (default: $BRANDCRAWL_DB_URL, else sqlite:///brandcrawl.db)",
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    watch = load_watch(args.watch)
+    overrides = dict(_setting(item) for item in args.set)
+    names = args.spider or [m.name for m in watch.enabled_marketplaces()]
+    results = crawl(watch, names, db_url=_db_url(args.db), settings=overrides, log_level=args.log_level)
+    path = _write_digest(watch, _db_url(args.db), args.out or watch.digest.out_dir)
+    _summarise(results, path)
+    return EXIT_OK
+
+
+def _digest(args: argparse.Namespace) -> int:
+    watch = load_watch(args.watch)
+    path = _write_digest(watch, _db_url(args.db), args.out or watch.digest.out_dir)
+    print(f"digest written to {path}")
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from importlib.resources import as_file, files
+
+    from brandcrawl.replica import ReplicaMarketplace
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    database = out / "brandcrawl-demo.db"
+    database.unlink(missing_ok=True)  # every demo starts from an empty database, so it shows hits
+    db_url = f"sqlite:///{database}"
+    with as_file(files("brandcrawl.replica") / "demo_watch.toml") as watch_path, ReplicaMarketplace() as replica:
+        watch = load_watch(watch_path)
+        names = [m.name for m in watch.enabled_marketplaces()]
+        print(f"replica marketplace serving on {replica.base_url}")
+        results = crawl(
+            watch,
+            names,
+            db_url=db_url,
+            # The replica is our own server on loopback: no need to wait between requests.
+            settings={"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 8},
+            spider_args={"base_url": f"{replica.base_url}/{{site}}"},
+            log_level=args.log_level,
+        )
+        path = _write_digest(watch, db_url, out / "digest")
+    _summarise(results, path)
+    return EXIT_OK
+
+
+def crawl(
+    watch: WatchConfig,
+    names: Sequence[str],
+    *,
+    db_url: str,
+    settings: dict[str, Any] | None = None,
+    spider_args: dict[str, Any] | None = None,
+    log_level: str = "INFO",
+) -> dict[str, dict[str, Any]]:
+    """Crawl the named marketplaces in this process; returns each crawl's stats."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "brandcrawl.settings")
+    from scrapy.crawler import AsyncCrawlerProcess
+    from scrapy.spiderloader import get_spider_loader
+    from scrapy.utils.project import get_project_settings
+
+    project = get_project_settings()
+    project.setdict({"BRANDCRAWL_WATCH": watch.path, "BRANDCRAWL_DB_URL": db_url, "LOG_LEVEL": log_level})
+    project.setdict(settings or {}, priority="cmdline")
+    known = get_spider_loader(project).list()
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UsageProblem(f"no marketplace spider named {', '.join(unknown)} (known: {', '.join(known)})")
+    process = AsyncCrawlerProcess(project)
+    crawlers = {}
+    for name in names:
+        crawler = process.create_crawler(name)
+        crawlers[name] = crawler
+        process.crawl(crawler, **(spider_args or {}))
+    process.start()
+    return {name: crawler.stats.get_stats() for name, crawler in crawlers.items()}
+
+
+def _write_digest(watch: WatchConfig, db_url: str, out_dir: str | Path) -> Path:
+    from brandcrawl.digest import write_digest
+    from brandcrawl.storage import Store
+
+    store = Store(db_url)
+    try:
+        store.upgrade()
+        return write_digest(store, watch, out_dir)
+    finally:
+        store.close()
+
+
+def _summarise(results: dict[str, dict[str, Any]], digest: Path) -> None:
+    for name, stats in results.items():
+        print(
+            f"{name}: {stats.get('brandcrawl/run/status', 'not run')}, "
+            f"{stats.get('response_received_count', 0)} pages, "
+            f"{stats.get('brandcrawl/listings/seen', 0)} listings, "
+            f"{stats.get('brandcrawl/hits/matched', 0)} hits ({stats.get('brandcrawl/hits/new', 0)} new)"
+        )
+    print(f"digest written to {digest} (and {digest.with_suffix('.txt')})")
+
+
+def _db_url(given: str | None) -> str:
+    return given or os.environ.get("BRANDCRAWL_DB_URL") or "sqlite:///brandcrawl.db"
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise UsageProblem(f"-s takes NAME=VALUE, got {text!r}")
+    return name, value
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""The digest: what is new or changed since the last one, per brand, with the health of every crawl."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from brandcrawl.config import WatchConfig
+from brandcrawl.storage import Store
+from brandcrawl.storage.models import CrawlRun, Digest, Hit, ListingChange, ListingRow
+
+
+@dataclass(frozen=True)
+class ReportedHit:
+    hit_id: int
+    brand: str
+    marketplace: str
+    site: str | None
+    title: str
+    url: str
+    asset_kind: str
+    asset: str | None
+    matched: str
+    explanation: str
+    score: float
+    price: Decimal | None
+    currency: str | None
+    price_is_range: bool
+    bid_count: int | None
+    end_time: datetime | None
+    status: str
+    seller: str | None
+
+
+@dataclass(frozen=True)
+class ReportedChange:
+    brand: str
+    marketplace: str
+    title: str
+    url: str
+    asset: str | None
+    field: str
+    old_value: str | None
+    new_value: str | None
+    changed_at: datetime
+
+
+@dataclass
+class BrandSection:
+    brand: str
+    new_hits: list[ReportedHit] = field(default_factory=list)
+    changes: list[ReportedChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Health:
+    marketplace: str
+    status: str
+    detail: str
+    pages_fetched: int
+    listings_seen: int
+    hits: int
+    finished_at: datetime
+
+
+@dataclass
+class DigestReport:
+    generated_at: datetime
+    timezone: str
+    sections: list[BrandSection]
+    health: list[Health]
+    hit_ids: list[int]
+    change_ids: list[int]
+
+    @property
+    def new_hit_count(self) -> int:
+        return sum(len(s.new_hits) for s in self.sections)
+
+    @property
+    def change_count(self) -> int:
+        return sum(len(s.changes) for s in self.sections)
+
+    @property
+    def problems(self) -> list[Health]:
+        return [h for h in self.health if h.status != "ok"]
+
+
+def collect(session: Session, watch: WatchConfig, now: datetime) -> DigestReport:
+    """Everything not yet reported: new hits, changes to hits already reported, latest crawl health."""
+    order = {brand.name: index for index, brand in enumerate(watch.brands)}
+    sections: dict[str, BrandSection] = {}
+
+    new_hits = session.execute(
+        select(Hit, ListingRow).join(ListingRow, Hit.listing_pk == ListingRow.id).where(Hit.reported_in.is_(None))
+    ).all()
+    for hit, listing in new_hits:
+        sections.setdefault(hit.brand, BrandSection(hit.brand)).new_hits.append(_reported_hit(hit, listing))
+
+    reported = aliased(Hit)
+    changes = session.execute(
+        select(ListingChange, ListingRow, reported.brand)
+        .join(ListingRow, ListingChange.listing_pk == ListingRow.id)
+        .join(reported, reported.listing_pk == ListingRow.id)
+        .where(ListingChange.reported_in.is_(None), reported.reported_in.is_not(None))
+        .order_by(ListingChange.changed_at)
+    ).all()
+    for change, listing, brand in changes:
+        sections.setdefault(brand, BrandSection(brand)).changes.append(
+            ReportedChange(
+                brand=brand,
+                marketplace=listing.marketplace,
+                title=listing.title,
+                url=listing.url,
+                asset=listing.asset,
+                field=change.field,
+                old_value=change.old_value,
+                new_value=change.new_value,
+                changed_at=change.changed_at,
+            )
+        )
+    for section in sections.values():
+        section.new_hits.sort(key=_rank)
+
+    # Changes to listings whose hits are still new are folded into the new hit: it shows current values.
+    change_ids = list(session.scalars(select(ListingChange.id).where(ListingChange.reported_in.is_(None))))
+    return DigestReport(
+        generated_at=now,
+        timezone=watch.digest.timezone,
+        sections=sorted(sections.values(), key=lambda s: (order.get(s.brand, len(order)), s.brand)),
+        health=_health(session),
+        hit_ids=[hit.id for hit, _ in new_hits],
+        change_ids=change_ids,
+    )
+
+
+def _reported_hit(hit: Hit, listing: ListingRow) -> ReportedHit:
+    return ReportedHit(
+        hit_id=hit.id,
+        brand=hit.brand,
+        marketplace=listing.marketplace,
+        site=listing.site,
+        title=listing.title,
+        url=listing.url,
+        asset_kind=listing.asset_kind,
+        asset=listing.asset,
+        matched=hit.matched,
+        explanation=hit.explanation,
+        score=hit.score,
+        price=listing.price,
+        currency=listing.currency,
+        price_is_range=listing.price_is_range,
+        bid_count=listing.bid_count,
+        end_time=listing.end_time,
+        status=listing.status,
+        seller=listing.seller,
+    )
+
+
+def _rank(hit: ReportedHit) -> tuple[float, float, datetime]:
+    far = datetime.max.replace(tzinfo=UTC)
+    return (-hit.score, -float(hit.price or 0), hit.end_time or far)
+
+
+def _health(session: Session) -> list[Health]:
+    latest = select(CrawlRun.spider, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.spider).subquery()
+    runs = session.scalars(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id).order_by(CrawlRun.spider))
+    return [
+        Health(
+            marketplace=run.spider,
+            status=run.status,
+            detail=run.detail,
+            pages_fetched=run.pages_fetched,
+            listings_seen=run.listings_seen,
+            hits=run.hits,
+            finished_at=run.finished_at,
+        )
+        for run in runs
+    ]
+
+
+def template_environment() -> Environment:
+    """Jinja for reports/: HTML autoescaped (listing titles are attacker-controlled), no silent blanks."""
+    environment = Environment(
+        loader=PackageLoader("reports", "."),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters["money"] = format_money
+    return environment
+
+
+def format_money(amount: Decimal | None, currency: str | None, is_range: bool = False) -> str:
+    if amount is None:
+        return "—"
+    text = f"{amount:,.2f} {currency or ''}".strip()
+    return f"from {text}" if is_range else text
+
+
+def render(report: DigestReport) -> tuple[str, str]:
+    """The digest as (HTML, plain text), from the same data."""
+    environment = template_environment()
+    zone = ZoneInfo(report.timezone)
+    context = {
+        "report": report,
+        "local": lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else "—",
+    }
+    return (
+        environment.get_template("digest.html").render(context),
+        environment.get_template("digest.txt").render(context),
+    )
+
+
+def write_digest(store: Store, watch: WatchConfig, out_dir: str | Path, now: datetime | None = None) -> Path:
+    """Render everything not yet reported to ``out_dir`` and mark it reported.
+
+    Marking comes after the files are written, so a failure leaves the hits for the next digest.
+    """
+    now = now or datetime.now(UTC)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    with store.session() as session:
+        report = collect(session, watch, now)
+        html, text = render(report)
+        stem = folder / f"digest-{now:%Y%m%d-%H%M%S}"
+        _write_atomically(stem.with_suffix(".html"), html)
+        _write_atomically(stem.with_suffix(".txt"), text)
+        mark_reported(session, report, str(stem.with_suffix(".html")))
+    return stem.with_suffix(".html")
+
+
+def mark_reported(session: Session, report: DigestReport, location: str) -> int:
+    digest = Digest(
+        created_at=report.generated_at,
+        location=location,
+        hit_count=report.new_hit_count,
+        change_count=report.change_count,
+    )
+    session.add(digest)
+    session.flush()
+    for model, ids in ((Hit, report.hit_ids), (ListingChange, report.change_ids)):
+        for start in range(0, len(ids), 500):
+            session.execute(update(model).where(model.id.in_(ids[start : start + 500])).values(reported_in=digest.id))
+    return digest.id
+
+
+def _write_atomically(path: Path, content: str) -> None:
+    partial = path.with_suffix(path.suffix + ".part")
+    partial.write_text(content, encoding="utf-8")
+    partial.replace(path)
+

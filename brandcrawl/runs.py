@@ -1,0 +1,98 @@
+"""Records every crawl with a status, so a quiet digest can be told from a crawl that could not look."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+
+from brandcrawl.storage import Store
+
+logger = logging.getLogger(__name__)
+
+OK, BLOCKED, DISALLOWED, BROKEN = "ok", "blocked", "disallowed", "broken"
+
+
+@dataclass(frozen=True)
+class RunVerdict:
+    status: str
+    detail: str
+
+
+def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: int = 3) -> RunVerdict:
+    """What a crawl's stats say about whether it could look at the marketplace."""
+    responses = stats.get("response_received_count", 0)
+    refused = sum(stats.get(f"downloader/response_status_count/{code}", 0) for code in (403, 429))
+    challenges = stats.get("brandcrawl/pages/blocked", 0)
+    forbidden = stats.get("robotstxt/forbidden", 0)
+    unexpected_empty = stats.get("brandcrawl/pages/unexpected_empty", 0)
+    parse_errors = stats.get("brandcrawl/parse_errors", 0) + stats.get("spider_exceptions/count", 0)
+    parsed = stats.get("brandcrawl/pages/parsed", 0)
+
+    if challenges:
+        return RunVerdict(BLOCKED, f"bot-challenge page on {challenges} of {parsed + challenges} search pages")
+    if refused >= blocked_status_min and refused * 2 >= responses:
+        return RunVerdict(BLOCKED, f"{refused} of {responses} answers were 403/429")
+    if forbidden and not parsed:
+        return RunVerdict(DISALLOWED, f"the site's robots.txt forbids the {forbidden} search pages we would fetch")
+    if unexpected_empty:
+        return RunVerdict(
+            BROKEN, f"{unexpected_empty} pages said results exist but no listing could be read (layout change?)"
+        )
+    if parse_errors:
+        return RunVerdict(BROKEN, f"{parse_errors} parse errors")
+    if finish_reason not in (None, "finished"):
+        return RunVerdict(BROKEN, f"the crawl stopped early: {finish_reason}")
+    if not parsed:
+        return RunVerdict(BROKEN, "no search page could be read")
+    if forbidden:
+        return RunVerdict(DISALLOWED, f"robots.txt forbids {forbidden} of the search pages; the others were read")
+    return RunVerdict(OK, "")
+
+
+class RunRecorder:
+    """Writes one ``crawl_runs`` row per spider run and logs its verdict."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.started_at = datetime.now(UTC)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> RunRecorder:
+        recorder = cls(crawler)
+        crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
+        return recorder
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.started_at = datetime.now(UTC)
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        settings = self.crawler.settings
+        stats = self.crawler.stats.get_stats()
+        verdict = judge(stats, reason, settings.getint("BRANDCRAWL_BLOCKED_STATUS_MIN"))
+        self.crawler.stats.set_value("brandcrawl/run/status", verdict.status)
+        log = logger.info if verdict.status == OK else logger.warning
+        log("%s crawl: %s%s", spider.name, verdict.status, f" ({verdict.detail})" if verdict.detail else "")
+        store = Store(settings["BRANDCRAWL_DB_URL"])
+        try:
+            store.upgrade()
+            store.record_run(
+                spider=spider.name,
+                started_at=self.started_at,
+                finished_at=datetime.now(UTC),
+                pages_fetched=stats.get("response_received_count", 0),
+                listings_seen=stats.get("brandcrawl/listings/seen", 0),
+                hits=stats.get("brandcrawl/hits/matched", 0),
+                new_hits=stats.get("brandcrawl/hits/new", 0),
+                errors=stats.get("log_count/ERROR", 0) + stats.get("brandcrawl/parse_errors", 0),
+                status=verdict.status,
+                detail=verdict.detail,
+                finish_reason=reason,
+            )
+        finally:
+            store.close()

@@ -1,0 +1,66 @@
+"""Scrapy settings for brandcrawl.
+
+Scrapy's own settings carry ``# default X`` where we change them. Our settings start with
+``BRANDCRAWL_``; each says which component reads it and its default. README "Settings" lists them.
+"""
+
+import os
+
+BOT_NAME = "brandcrawl"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# --- Polite crawling -----------------------------------------------------------------------------
+ROBOTSTXT_OBEY = True  # default False, template True
+CONCURRENT_REQUESTS_PER_DOMAIN = 1  # default 8, template 1
+DOWNLOAD_DELAY = 2  # default 0, template 1
+AUTOTHROTTLE_ENABLED = True  # default False
+AUTOTHROTTLE_START_DELAY = 2  # default 5
+AUTOTHROTTLE_MAX_DELAY = 120  # default 60
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0  # default 1.0
+RETRY_TIMES = 3  # default 2
+# 403 is left out: repeated 403s mean we are blocked, which the run records instead of hammering.
+RETRY_HTTP_CODES = [429, 500, 502, 503, 504, 522, 524, 408]  # default the same list
+DOWNLOAD_TIMEOUT = 60  # default 180
+DOWNLOAD_MAXSIZE = 32 * 1024 * 1024  # default 1 GiB: search pages are ~3 MB
+COOKIES_ENABLED = False  # default True: searches need no session, and cookies invite tracking
+TELNETCONSOLE_ENABLED = False  # default True
+
+# Used by ContactUserAgentMiddleware: how site operators reach whoever runs this crawler.
+# Default: BRANDCRAWL_CONTACT from the environment, else the project's issue tracker.
+BRANDCRAWL_CONTACT = os.environ.get("BRANDCRAWL_CONTACT", "https://github.com/brandcrawl/brandcrawl/issues")
+# Used by BackoffMiddleware: slow a site down on 429/503, honouring Retry-After, up to this many
+# seconds of delay between its requests. Default 300.
+BRANDCRAWL_BACKOFF_MAX_DELAY = 300
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
+    "brandcrawl.middlewares.ContactUserAgentMiddleware": 500,
+    # Sees 429/503 responses before RetryMiddleware (550) schedules the retry.
+    "brandcrawl.middlewares.BackoffMiddleware": 560,
+}
+
+# --- The watch, the database and the runs -------------------------------------------------------
+# Used by spiders and pipelines: the watch file (TOML) naming the brands and marketplaces.
+# Default: BRANDCRAWL_WATCH from the environment, else none (spiders then refuse to start).
+BRANDCRAWL_WATCH = os.environ.get("BRANDCRAWL_WATCH")
+# Used by StorePipeline and RunRecorder: SQLAlchemy URL. Default BRANDCRAWL_DB_URL from the
+# environment, else sqlite:///brandcrawl.db in the current folder.
+BRANDCRAWL_DB_URL = os.environ.get("BRANDCRAWL_DB_URL", "sqlite:///brandcrawl.db")
+# Used by StorePipeline: listings buffered before one batched write. Default 500.
+BRANDCRAWL_DB_BATCH_SIZE = 500
+# Used by RunRecorder: this many 403/429 answers, making up at least half of all answers, mean the
+# site is blocking us. Default 3.
+BRANDCRAWL_BLOCKED_STATUS_MIN = 3
+
+ITEM_PIPELINES = {
+    "brandcrawl.pipelines.NormalizePipeline": 100,
+    "brandcrawl.pipelines.MatchPipeline": 200,
+    "brandcrawl.pipelines.StorePipeline": 300,
+}
+EXTENSIONS = {
+    "brandcrawl.runs.RunRecorder": 500,
+}
+
+LOG_LEVEL = "INFO"  # default DEBUG
+FEED_EXPORT_ENCODING = "utf-8"  # default None, template utf-8

@@ -1,0 +1,137 @@
+"""The database schema. Changes to it go through an Alembic migration in brandcrawl/migrations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, also on SQLite, which stores them without a zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Digest(Base):
+    """One digest written or sent: what it reported points here, so the next one skips it."""
+
+    __tablename__ = "digests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    location: Mapped[str | None] = mapped_column(Text)
+    hit_count: Mapped[int] = mapped_column(Integer, default=0)
+    change_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ListingRow(Base):
+    """A listing on one marketplace, unique by (marketplace, listing_id), updated when seen again."""
+
+    __tablename__ = "listings"
+    __table_args__ = (UniqueConstraint("marketplace", "listing_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    marketplace: Mapped[str] = mapped_column(String(40))
+    listing_id: Mapped[str] = mapped_column(String(128))
+    site: Mapped[str | None] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(Text)
+    asset_kind: Mapped[str] = mapped_column(String(16))
+    asset: Mapped[str | None] = mapped_column(String(300), index=True)
+    seller: Mapped[str | None] = mapped_column(String(200))
+    price: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    price_is_range: Mapped[bool] = mapped_column(default=False)
+    bid_count: Mapped[int | None] = mapped_column(Integer)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(16))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Hit(Base):
+    """A listing that carries a watched brand."""
+
+    __tablename__ = "hits"
+    __table_args__ = (UniqueConstraint("listing_pk", "brand"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_pk: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"), index=True)
+    brand: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(40))
+    matched: Mapped[str] = mapped_column(String(300))
+    explanation: Mapped[str] = mapped_column(Text)
+    score: Mapped[float]
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    reported_in: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), index=True)
+
+
+class ListingChange(Base):
+    """What changed on a re-seen listing: price, bids, end time or status, old and new."""
+
+    __tablename__ = "listing_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_pk: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(32))
+    old_value: Mapped[str | None] = mapped_column(Text)
+    new_value: Mapped[str | None] = mapped_column(Text)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reported_in: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), index=True)
+
+
+class CrawlRun(Base):
+    """One spider's crawl, so the digest can tell "no hits" from "could not look"."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    spider: Mapped[str] = mapped_column(String(40), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    pages_fetched: Mapped[int] = mapped_column(Integer)
+    listings_seen: Mapped[int] = mapped_column(Integer)
+    hits: Mapped[int] = mapped_column(Integer)
+    new_hits: Mapped[int] = mapped_column(Integer)
+    errors: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # ok | blocked | disallowed | broken
+    detail: Mapped[str] = mapped_column(Text, default="")
+    finish_reason: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,219 @@
+"""Batched, idempotent writes of listings and hits, and the schema's migrations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from itemadapter import ItemAdapter
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from brandcrawl.storage.models import CrawlRun, Hit, ListingChange, ListingRow
+
+DEFAULT_DB_URL = "sqlite:///brandcrawl.db"
+# Fields whose change on a re-seen listing is history worth a line in the digest.
+TRACKED_FIELDS = ("price", "currency", "bid_count", "end_time", "status")
+_LISTING_FIELDS = (
+    "site",
+    "url",
+    "title",
+    "asset_kind",
+    "asset",
+    "seller",
+    "price",
+    "currency",
+    "price_is_range",
+    "bid_count",
+    "end_time",
+    "status",
+)
+# SQLite allows 32766 bound parameters; 500 rows of ~17 columns stays far below on every backend.
+CHUNK_SIZE = 500
+
+
+@dataclass
+class SaveResult:
+    listings: int = 0
+    new_listings: int = 0
+    new_hits: int = 0
+    changes: int = 0
+
+
+def db_url_from_env(default: str = DEFAULT_DB_URL) -> str:
+    return os.environ.get("BRANDCRAWL_DB_URL") or default
+
+
+class Store:
+    def __init__(self, url: str = DEFAULT_DB_URL) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def upgrade(self) -> None:
+        """Create or migrate the schema to the newest revision (safe to call on every start)."""
+        config = Config()
+        config.set_main_option("script_location", "brandcrawl:migrations")
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def save_listings(self, listings: Sequence[Any], now: datetime) -> SaveResult:
+        """Upsert listings by (marketplace, listing_id), record what changed, add their hits."""
+        latest = {}
+        for item in listings:
+            adapter = ItemAdapter(item)
+            latest[(adapter["marketplace"], adapter["listing_id"])] = adapter
+        result = SaveResult(listings=len(latest))
+        keys = sorted(latest)  # a fixed order keeps concurrent writers from deadlocking
+        with self.session() as session:
+            for start in range(0, len(keys), CHUNK_SIZE):
+                chunk = [latest[key] for key in keys[start : start + CHUNK_SIZE]]
+                self._save_chunk(session, chunk, now, result)
+        return result
+
+    def _save_chunk(self, session: Session, chunk: list[ItemAdapter], now: datetime, result: SaveResult) -> None:
+        existing = {(row.marketplace, row.listing_id): row for row in _existing_rows(session, chunk)}
+        rows = [
+            {
+                "marketplace": item["marketplace"],
+                "listing_id": item["listing_id"],
+                **{name: item.get(name) for name in _LISTING_FIELDS},
+                "first_seen": now,
+                "last_seen": now,
+            }
+            for item in chunk
+        ]
+        insert = self._insert(ListingRow)
+        statement = insert.values(rows)
+        statement = statement.on_conflict_do_update(
+            index_elements=["marketplace", "listing_id"],
+            set_={name: statement.excluded[name] for name in (*_LISTING_FIELDS, "last_seen")},
+        )
+        session.execute(statement)
+        pks = _primary_keys(session, chunk)
+
+        changes, hits = [], []
+        for item in chunk:
+            key = (item["marketplace"], item["listing_id"])
+            if (before := existing.get(key)) is None:
+                result.new_listings += 1
+            else:
+                changes += _changes(before, item, pks[key], now)
+            hits += [
+                {
+                    "listing_pk": pks[key],
+                    "brand": match["brand"],
+                    "rule": match["rule"],
+                    "matched": match["matched"][:300],
+                    "explanation": match["explanation"],
+                    "score": match["score"],
+                    "first_seen": now,
+                }
+                for match in item.get("matches") or ()
+            ]
+        if changes:
+            session.execute(self._insert(ListingChange), changes)
+            result.changes += len(changes)
+        if hits:
+            inserted = session.execute(
+                self._insert(Hit).values(hits).on_conflict_do_nothing().returning(Hit.id)
+            ).all()
+            result.new_hits += len(inserted)
+
+    def _insert(self, model: type) -> Any:
+        dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(self.engine.dialect.name)
+        if dialect is None:
+            raise RuntimeError(f"unsupported database {self.engine.dialect.name!r}: use SQLite or PostgreSQL")
+        return dialect.insert(model)
+
+    def record_run(self, **fields: Any) -> int:
+        with self.session() as session:
+            run = CrawlRun(**fields)
+            session.add(run)
+            session.flush()
+            return run.id
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    # WAL lets a digest read while a crawl writes; the timeout waits out the other writer.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _by_marketplace(chunk: Iterable[ItemAdapter]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
+    for item in chunk:
+        grouped.setdefault(item["marketplace"], []).append(item["listing_id"])
+    return grouped
+
+
+def _existing_rows(session: Session, chunk: list[ItemAdapter]) -> list[ListingRow]:
+    rows: list[ListingRow] = []
+    for marketplace, ids in _by_marketplace(chunk).items():
+        query = select(ListingRow).where(ListingRow.marketplace == marketplace, ListingRow.listing_id.in_(ids))
+        rows += session.scalars(query)
+    for row in rows:
+        session.expunge(row)  # keep the values as they were before this upsert
+    return rows
+
+
+def _primary_keys(session: Session, chunk: list[ItemAdapter]) -> dict[tuple[str, str], int]:
+    pks = {}
+    for marketplace, ids in _by_marketplace(chunk).items():
+        query = select(ListingRow.id, ListingRow.listing_id).where(
+            ListingRow.marketplace == marketplace, ListingRow.listing_id.in_(ids)
+        )
+        pks.update({(marketplace, listing_id): pk for pk, listing_id in session.execute(query)})
+    return pks
+
+
+def _changes(before: ListingRow, item: ItemAdapter, listing_pk: int, now: datetime) -> list[dict[str, Any]]:
+    changes = []
+    for name in TRACKED_FIELDS:
+        old, new = getattr(before, name), item.get(name)
+        if old != new and not (name == "end_time" and _display_drift(old, new)):
+            changes.append(
+                {
+                    "listing_pk": listing_pk,
+                    "field": name,
+                    "old_value": _as_text(old),
+                    "new_value": _as_text(new),
+                    "changed_at": now,
+                }
+            )
+    return changes
+
+
+def _display_drift(old: datetime | None, new: datetime | None) -> bool:
+    # End times come from "1d 6h left" texts relative to the fetch time, so they drift by the
+    # rounding of that text between two crawls; only a real extension or shortening is a change.
+    return old is not None and new is not None and abs((old - new).total_seconds()) < 3600
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)

@@ -1,0 +1,1 @@
+"""One spider per marketplace (Scrapy's SPIDER_MODULES); the shared machinery is in _base."""

@@ -1,0 +1,91 @@
+"""Shared fixtures: a watch file, a real SQLite database, the replica marketplace, in-process crawls."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy import Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.settings import Settings
+from scrapy.utils.test import get_crawler
+
+
+WATCH = """
+[digest]
+sender = "Brand watch <watch@example.org>"
+timezone = "Europe/Paris"
+
+[crawl]
+contact = "mailto:tests@example.org"
+max_pages = 3
+
+[marketplaces.ebay]
+sites = ["ebay.com", "ebay.fr", "ebay.de", "ebay.co.uk"]
+
+[[brands]]
+name = "Gallimard"
+official_domains = ["gallimard.fr"]
+official_handles = ["instagram:@gallimard", "@editions_gallimard"]
+exclusions = ["la pléiade"]
+recipients = ["veille@gallimard.example"]
+
+[[brands]]
+name = "Folio"
+common_word = true
+"""
+
+
+@pytest.fixture
+def watch_path(tmp_path: Path) -> Path:
+    path = tmp_path / "watch.toml"
+    path.write_text(WATCH, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'brandcrawl.db'}"
+
+
+@pytest.fixture
+def replica() -> Iterator[Any]:
+    from brandcrawl.replica import ReplicaMarketplace
+
+    with ReplicaMarketplace() as server:
+        yield server
+
+
+def project_settings(**overrides: Any) -> dict[str, Any]:
+    """brandcrawl's own settings, made fast for a loopback server, plus the test's overrides."""
+    settings = Settings()
+    settings.setmodule("brandcrawl.settings", priority="project")
+    settings.setdict(
+        {
+            "DOWNLOAD_DELAY": 0,
+            "AUTOTHROTTLE_ENABLED": False,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+            "BRANDCRAWL_BACKOFF_MAX_DELAY": 0.1,
+            "LOG_LEVEL": "INFO",
+            **overrides,
+        },
+        priority="cmdline",
+    )
+    return settings.copy_to_dict()
+
+
+class CrawlResult:
+    def __init__(self, crawler: Crawler, items: list[Any]) -> None:
+        self.crawler = crawler
+        self.items = items
+        self.stats: dict[str, Any] = crawler.stats.get_stats()
+
+
+async def crawl(spider: type[Spider], settings: dict[str, Any], **spider_args: Any) -> CrawlResult:
+    crawler = get_crawler(spider, settings)
+    items: list[Any] = []
+    crawler.signals.connect(lambda item, **_: items.append(item), signal=signals.item_scraped, weak=False)
+    await crawler.crawl_async(**spider_args)
+    return CrawlResult(crawler, items)

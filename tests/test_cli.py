@@ -1,0 +1,56 @@
+"""The command line: clear one-line errors, and the README's demo command end to end."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from brandcrawl.cli import main
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("[digest\nsender = 1", "invalid TOML at line 1"),
+        ('[digest]\nsender = "x@example.org"\n[marketplaces.ebay]\n', "brands: at least one brand is required"),
+        (
+            '[digest]\nsender = "x@example.org"\n[marketplaces.ebay]\n[[brands]]\nname = "A"\nrecipients = ["nope"]\n',
+            "brands[0].recipients[0]",
+        ),
+    ],
+)
+def test_a_bad_watch_file_gives_one_clear_line(tmp_path: Path, capsys, content: str, message: str) -> None:
+    watch = tmp_path / "watch.toml"
+    watch.write_text(content, encoding="utf-8")
+    assert main(["digest", "--watch", str(watch), "--out", str(tmp_path / "out")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and str(watch) in error and message in error
+    assert "Traceback" not in error
+
+
+def test_a_missing_watch_file(tmp_path: Path, capsys) -> None:
+    assert main(["digest", "--watch", str(tmp_path / "nope.toml")]) == 2
+    assert "nope.toml: cannot read the file" in capsys.readouterr().err
+
+
+def test_unknown_marketplace_in_run(tmp_path: Path, watch_path: Path, capsys) -> None:
+    assert main(["run", "--watch", str(watch_path), "--spider", "nosuchsite", "--db", f"sqlite:///{tmp_path}/db"]) == 2
+    assert "no marketplace spider named nosuchsite" in capsys.readouterr().err
+
+
+def test_demo_crawls_the_replica_and_writes_the_digest(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "brandcrawl.cli", "demo", "--out", str(tmp_path / "demo")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ebay: ok" in done.stdout
+    digest = next((tmp_path / "demo" / "digest").glob("digest-*.txt")).read_text(encoding="utf-8")
+    assert "Twitter @Gallimard" in digest
+    assert "La Pléiade" not in digest  # an exclusion in the demo watch file
+    assert "ebay" in digest and "ok" in digest

@@ -1,0 +1,114 @@
+"""The digest on disk: what is new or changed, per brand, health of the crawls, hostile text escaped."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from brandcrawl.config import load_watch
+from brandcrawl.digest import collect, render, template_environment, write_digest
+from brandcrawl.items import Listing
+from brandcrawl.storage import Store
+
+NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+HOSTILE = '"><img src=x onerror=alert(1)><script>alert("gallimard")</script>'
+
+
+def hit(listing_id: str, title: str, price: str = "100.00", **changes: object) -> Listing:
+    values: dict = {
+        "marketplace": "ebay",
+        "listing_id": listing_id,
+        "url": f"https://www.ebay.fr/itm/{listing_id}",
+        "title": title,
+        "seen_at": NOW,
+        "site": "ebay.fr",
+        "price": Decimal(price),
+        "currency": "EUR",
+        "bid_count": 3,
+        "end_time": NOW + timedelta(hours=30),
+        "seller": "vendeur42",
+        "matches": [
+            {"brand": "Gallimard", "rule": "contains", "matched": "Gallimard", "score": 0.8, "explanation": "contains 'Gallimard'"}
+        ],
+    }
+    values.update(changes)
+    return Listing(**values)
+
+
+@pytest.fixture
+def store(db_url: str):
+    store = Store(db_url)
+    store.upgrade()
+    yield store
+    store.close()
+
+
+def test_a_digest_reports_each_hit_once_then_only_changes(store: Store, watch_path: Path, tmp_path: Path) -> None:
+    watch = load_watch(watch_path)
+    store.save_listings([hit("1", "Vends compte Twitter @Gallimard"), hit("2", "gallimard-shop.net")], NOW)
+
+    first = write_digest(store, watch, tmp_path / "out", now=NOW)
+    text = first.with_suffix(".txt").read_text(encoding="utf-8")
+    assert "2 new hits, 0 changes" in text
+    assert "Vends compte Twitter @Gallimard" in text and "gallimard-shop.net" in text
+    assert "100.00 EUR" in text and "3 bids" in text
+    assert "ends 2026-11-28 13:00 CET" in text  # the watch file's time zone
+
+    later = NOW + timedelta(hours=12)
+    store.save_listings([hit("1", "Vends compte Twitter @Gallimard", price="250.00")], later)
+    second = write_digest(store, watch, tmp_path / "out", now=later)
+    text = second.with_suffix(".txt").read_text(encoding="utf-8")
+    assert "0 new hits, 1 change" in text
+    assert "price 100.00 -> 250.00" in text
+    assert "gallimard-shop.net" not in text
+
+    third = write_digest(store, watch, tmp_path / "out", now=later + timedelta(hours=1))
+    assert "Nothing new or changed" in third.with_suffix(".txt").read_text(encoding="utf-8")
+
+
+def test_changes_before_the_first_report_fold_into_the_new_hit(store: Store, watch_path: Path) -> None:
+    store.save_listings([hit("1", "gallimard.shop")], NOW)
+    store.save_listings([hit("1", "gallimard.shop", price="120.00")], NOW + timedelta(hours=1))
+    with store.session() as session:
+        report = collect(session, load_watch(watch_path), NOW)
+    assert (report.new_hit_count, report.change_count, len(report.change_ids)) == (1, 0, 1)
+    assert report.sections[0].new_hits[0].price == Decimal("120.00")
+
+
+def test_hostile_titles_are_escaped_in_html_and_kept_readable_in_text(store: Store, watch_path: Path) -> None:
+    store.save_listings([hit("1", f"Gallimard {HOSTILE}", seller=HOSTILE)], NOW)
+    with store.session() as session:
+        html, text = render(collect(session, load_watch(watch_path), NOW))
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html and "&#34;&gt;&lt;img" in html
+    assert HOSTILE in text
+
+
+def test_every_html_template_is_autoescaped() -> None:
+    environment = template_environment()
+    html_templates = [name for name in environment.list_templates() if name.endswith(".html")]
+    assert html_templates
+    for name in html_templates:
+        assert environment.get_template(name).render  # loads
+        assert environment.autoescape(name) is True  # type: ignore[operator]
+
+
+def test_health_section_says_a_blocked_marketplace_could_not_be_checked(store: Store, watch_path: Path) -> None:
+    store.record_run(
+        spider="ebay",
+        started_at=NOW,
+        finished_at=NOW,
+        pages_fetched=8,
+        listings_seen=0,
+        hits=0,
+        new_hits=0,
+        errors=0,
+        status="blocked",
+        detail="bot-challenge page on 8 of 8 search pages",
+        finish_reason="finished",
+    )
+    with store.session() as session:
+        html, text = render(collect(session, load_watch(watch_path), NOW))
+    assert "could not be checked" in text and "ebay: blocked (bot-challenge page on 8 of 8 search pages)" in text
+    assert "could not be checked" in html

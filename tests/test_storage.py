@@ -1,0 +1,112 @@
+"""Storage on a real SQLite file: schema by migration, upserts without duplicates, history of changes."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+from brandcrawl.items import Listing
+from brandcrawl.storage import Store
+from brandcrawl.storage.models import Base, Hit, ListingChange, ListingRow
+
+NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def listing(listing_id: str = "1", price: str = "1500.00", **changes: object) -> Listing:
+    values: dict = {
+        "marketplace": "ebay",
+        "listing_id": listing_id,
+        "url": f"https://www.ebay.com/itm/{listing_id}",
+        "title": f"Twitter account @Gallimard #{listing_id}",
+        "seen_at": NOW,
+        "site": "ebay.com",
+        "asset_kind": "handle",
+        "asset": "x:gallimard",
+        "price": Decimal(price),
+        "currency": "USD",
+        "bid_count": 17,
+        "end_time": NOW + timedelta(days=1),
+        "matches": [
+            {"brand": "Gallimard", "rule": "exact", "matched": "Gallimard", "score": 1.0, "explanation": "is 'Gallimard'"}
+        ],
+    }
+    values.update(changes)
+    return Listing(**values)
+
+
+@pytest.fixture
+def store(db_url: str):
+    store = Store(db_url)
+    store.upgrade()
+    yield store
+    store.close()
+
+
+def count(store: Store, model: type) -> int:
+    with store.session() as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def test_migrations_build_exactly_the_models_schema(store: Store) -> None:
+    with store.engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert differences == []
+
+
+def test_upgrade_twice_is_harmless(store: Store) -> None:
+    store.upgrade()
+    assert count(store, ListingRow) == 0
+
+
+def test_a_listing_seen_again_is_updated_not_duplicated(store: Store) -> None:
+    first = store.save_listings([listing()], NOW)
+    assert (first.new_listings, first.new_hits, first.changes) == (1, 1, 0)
+    later = NOW + timedelta(hours=6)
+    again = store.save_listings([listing(price="1800.00", bid_count=21, seen_at=later)], later)
+    assert (again.new_listings, again.new_hits, again.changes) == (0, 0, 2)
+    assert count(store, ListingRow) == 1
+    assert count(store, Hit) == 1
+    with store.session() as session:
+        row = session.scalars(select(ListingRow)).one()
+        assert (row.price, row.bid_count, row.first_seen, row.last_seen) == (Decimal("1800.00"), 21, NOW, later)
+        history = {(c.field, c.old_value, c.new_value) for c in session.scalars(select(ListingChange))}
+    assert history == {("price", "1500.00", "1800.00"), ("bid_count", "17", "21")}
+
+
+def test_end_time_drift_from_rounded_time_left_is_not_a_change(store: Store) -> None:
+    store.save_listings([listing()], NOW)
+    drifted = listing(end_time=NOW + timedelta(days=1, minutes=40))
+    assert store.save_listings([drifted], NOW).changes == 0
+    extended = listing(end_time=NOW + timedelta(days=3))
+    assert store.save_listings([extended], NOW).changes == 1
+
+
+def test_an_ended_listing_records_its_status(store: Store) -> None:
+    store.save_listings([listing()], NOW)
+    result = store.save_listings([listing(status="ended")], NOW)
+    assert result.changes == 1
+    with store.session() as session:
+        change = session.scalars(select(ListingChange)).one()
+    assert (change.field, change.old_value, change.new_value) == ("status", "active", "ended")
+
+
+def test_batches_larger_than_a_chunk_and_duplicates_within_a_batch(store: Store) -> None:
+    batch = [listing(str(n)) for n in range(1, 1201)] + [listing("7", price="9.00")]
+    result = store.save_listings(batch, NOW)
+    assert (result.listings, result.new_listings, result.new_hits) == (1200, 1200, 1200)
+    with store.session() as session:
+        assert session.scalar(select(ListingRow.price).where(ListingRow.listing_id == "7")) == Decimal("9.00")
+
+
+def test_a_failed_batch_leaves_stored_rows_untouched(store: Store) -> None:
+    store.save_listings([listing()], NOW)
+    broken = listing(price="2000.00", seen_at=NOW)
+    broken.matches = [{"brand": "Gallimard"}]  # no rule or explanation: the write must fail whole
+    with pytest.raises(KeyError):
+        store.save_listings([broken], NOW)
+    with store.session() as session:
+        assert session.scalar(select(ListingRow.price)) == Decimal("1500.00")
+        assert session.scalar(select(func.count()).select_from(ListingChange)) == 0
