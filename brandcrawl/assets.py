@@ -8,9 +8,11 @@ from dataclasses import dataclass
 # A short list of the suffixes brand squatters use most; the domain-feed issue brings the full
 # Public Suffix List. Longer suffixes first so "co.uk" wins over "uk".
 _SUFFIXES = sorted(
-    """com net org info biz io co ai app dev shop store online site xyz me tv cc ws club top vip pro
-    fr de uk co.uk org.uk be ch at es it nl eu us ca au com.au nz pl pt se no dk fi ie lu mc ma tn sn
-    ci ro cz ru jp cn in br mx ar""".split(),
+    (
+        "com net org info biz io co ai app dev shop store online site xyz me tv cc ws club top vip pro "
+        "fr de uk co.uk org.uk be ch at es it nl eu us ca au com.au nz pl pt se no dk fi ie lu mc ma tn sn "
+        "ci ro cz ru jp cn in br mx ar"
+    ).split(),
     key=len,
     reverse=True,
 )

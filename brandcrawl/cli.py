@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from typing import Any
 
 from brandcrawl import __version__
 from brandcrawl.config import WatchConfig, WatchFileError, load_watch
+from brandcrawl.runs import pages_fetched
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -52,7 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--spider", action="append", metavar="NAME", help="crawl only this marketplace (repeatable)"
     )
-    run.add_argument("-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="a Scrapy setting")
+    run.add_argument(
+        "-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="a Scrapy setting"
+    )
     run.add_argument("--log-level", default="INFO", help="Scrapy log level (default INFO)")
     run.set_defaults(handler=_run)
 
@@ -72,7 +74,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Start the bundled replica marketplace on 127.0.0.1, crawl it with the real spiders "
         "and pipelines into a fresh SQLite file, and write the digest to disk. Needs no network.",
     )
-    demo.add_argument("--out", default="demo-output", help="folder for the database and digest (default demo-output)")
+    demo.add_argument(
+        "--out", default="demo-output", help="folder for the database and digest (default demo-output)"
+    )
     demo.add_argument("--log-level", default="WARNING", help="Scrapy log level (default WARNING)")
     demo.set_defaults(handler=_demo)
     return parser
@@ -114,7 +118,10 @@ def _demo(args: argparse.Namespace) -> int:
     database = out / "brandcrawl-demo.db"
     database.unlink(missing_ok=True)  # every demo starts from an empty database, so it shows hits
     db_url = f"sqlite:///{database}"
-    with as_file(files("brandcrawl.replica") / "demo_watch.toml") as watch_path, ReplicaMarketplace() as replica:
+    with (
+        as_file(files("brandcrawl.replica") / "demo_watch.toml") as watch_path,
+        ReplicaMarketplace() as replica,
+    ):
         watch = load_watch(watch_path)
         names = [m.name for m in watch.enabled_marketplaces()]
         print(f"replica marketplace serving on {replica.base_url}")
@@ -123,7 +130,11 @@ def _demo(args: argparse.Namespace) -> int:
             names,
             db_url=db_url,
             # The replica is our own server on loopback: no need to wait between requests.
-            settings={"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS_PER_DOMAIN": 8},
+            settings={
+                "DOWNLOAD_DELAY": 0,
+                "AUTOTHROTTLE_ENABLED": False,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+            },
             spider_args={"base_url": f"{replica.base_url}/{{site}}"},
             log_level=args.log_level,
         )
@@ -180,9 +191,9 @@ def _summarise(results: dict[str, dict[str, Any]], digest: Path) -> None:
     for name, stats in results.items():
         print(
             f"{name}: {stats.get('brandcrawl/run/status', 'not run')}, "
-            f"{stats.get('response_received_count', 0)} pages, "
-            f"{stats.get('brandcrawl/listings/seen', 0)} listings, "
-            f"{stats.get('brandcrawl/hits/matched', 0)} hits ({stats.get('brandcrawl/hits/new', 0)} new)"
+            f"{pages_fetched(stats)} pages, {stats.get('brandcrawl/listings/seen', 0)} listings read, "
+            f"{stats.get('brandcrawl/hits/matched', 0)} carry a watched brand, "
+            f"{stats.get('brandcrawl/hits/new', 0)} new hits"
         )
     print(f"digest written to {digest} (and {digest.with_suffix('.txt')})")
 

@@ -98,7 +98,9 @@ def collect(session: Session, watch: WatchConfig, now: datetime) -> DigestReport
     sections: dict[str, BrandSection] = {}
 
     new_hits = session.execute(
-        select(Hit, ListingRow).join(ListingRow, Hit.listing_pk == ListingRow.id).where(Hit.reported_in.is_(None))
+        select(Hit, ListingRow)
+        .join(ListingRow, Hit.listing_pk == ListingRow.id)
+        .where(Hit.reported_in.is_(None))
     ).all()
     for hit, listing in new_hits:
         sections.setdefault(hit.brand, BrandSection(hit.brand)).new_hits.append(_reported_hit(hit, listing))
@@ -170,7 +172,9 @@ def _rank(hit: ReportedHit) -> tuple[float, float, datetime]:
 
 def _health(session: Session) -> list[Health]:
     latest = select(CrawlRun.spider, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.spider).subquery()
-    runs = session.scalars(select(CrawlRun).join(latest, CrawlRun.id == latest.c.id).order_by(CrawlRun.spider))
+    runs = session.scalars(
+        select(CrawlRun).join(latest, CrawlRun.id == latest.c.id).order_by(CrawlRun.spider)
+    )
     return [
         Health(
             marketplace=run.spider,
@@ -249,7 +253,9 @@ def mark_reported(session: Session, report: DigestReport, location: str) -> int:
     session.flush()
     for model, ids in ((Hit, report.hit_ids), (ListingChange, report.change_ids)):
         for start in range(0, len(ids), 500):
-            session.execute(update(model).where(model.id.in_(ids[start : start + 500])).values(reported_in=digest.id))
+            session.execute(
+                update(model).where(model.id.in_(ids[start : start + 500])).values(reported_in=digest.id)
+            )
     return digest.id
 
 
@@ -257,4 +263,3 @@ def _write_atomically(path: Path, content: str) -> None:
     partial = path.with_suffix(path.suffix + ".part")
     partial.write_text(content, encoding="utf-8")
     partial.replace(path)
-

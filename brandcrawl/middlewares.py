@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
-from email.utils import parsedate_to_datetime
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from scrapy import Request
 from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http import Response
+from scrapy.robotstxt import RobotParser
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 from brandcrawl import __version__
 from brandcrawl.watch import watch_from_settings
@@ -62,7 +67,9 @@ class BackoffMiddleware:
         asked = _retry_after(response)
         delay = min(self.max_delay, max(asked or 0.0, slot.delay * 2, 1.0))
         if delay > slot.delay:
-            logger.info("%s answered %s: waiting %.0fs between its requests", request.url, response.status, delay)
+            logger.info(
+                "%s answered %s: waiting %.0fs between its requests", request.url, response.status, delay
+            )
             slot.delay = delay
         self.crawler.stats.inc_value("brandcrawl/backoff")
         return response
@@ -82,3 +89,25 @@ def _retry_after(response: Response) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, with every request that waits for the file getting its rules.
+
+    In Scrapy 2.19 the requests that arrive while a site's robots.txt is still downloading all await
+    the same Deferred; the first one consumes its result and the others receive None, which means
+    "no robots.txt": they go out unchecked. Each waiter here gets a Deferred of its own.
+    """
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        pending = self._parsers.get(urlparse_cached(request).netloc)
+        if not isinstance(pending, Deferred):
+            return await super().robot_parser(request)
+        mine: Deferred[RobotParser | None] = Deferred()
+
+        def hand_over(parser: RobotParser | None) -> RobotParser | None:
+            mine.callback(parser)
+            return parser  # unchanged for the next waiter
+
+        pending.addCallback(hand_over)
+        return await maybe_deferred_to_future(mine)

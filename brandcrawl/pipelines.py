@@ -137,4 +137,6 @@ class StorePipeline:
         self.stats.inc_value("brandcrawl/listings/new", result.new_listings)
         self.stats.inc_value("brandcrawl/listings/changes", result.changes)
         self.stats.inc_value("brandcrawl/hits/new", result.new_hits)
-        logger.info("stored %d listings (%d new hits, %d changes)", result.listings, result.new_hits, result.changes)
+        logger.info(
+            "stored %d listings (%d new hits, %d changes)", result.listings, result.new_hits, result.changes
+        )

@@ -23,9 +23,14 @@ class RunVerdict:
     detail: str
 
 
+def pages_fetched(stats: dict[str, Any]) -> int:
+    """Pages of the marketplace answered, robots.txt not counted."""
+    return stats.get("response_received_count", 0) - stats.get("robotstxt/response_count", 0)
+
+
 def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: int = 3) -> RunVerdict:
     """What a crawl's stats say about whether it could look at the marketplace."""
-    responses = stats.get("response_received_count", 0)
+    responses = pages_fetched(stats)
     refused = sum(stats.get(f"downloader/response_status_count/{code}", 0) for code in (403, 429))
     challenges = stats.get("brandcrawl/pages/blocked", 0)
     forbidden = stats.get("robotstxt/forbidden", 0)
@@ -34,14 +39,19 @@ def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: 
     parsed = stats.get("brandcrawl/pages/parsed", 0)
 
     if challenges:
-        return RunVerdict(BLOCKED, f"bot-challenge page on {challenges} of {parsed + challenges} search pages")
+        return RunVerdict(
+            BLOCKED, f"bot-challenge page on {challenges} of {parsed + challenges} search pages"
+        )
     if refused >= blocked_status_min and refused * 2 >= responses:
         return RunVerdict(BLOCKED, f"{refused} of {responses} answers were 403/429")
     if forbidden and not parsed:
-        return RunVerdict(DISALLOWED, f"the site's robots.txt forbids the {forbidden} search pages we would fetch")
+        return RunVerdict(
+            DISALLOWED, f"the site's robots.txt forbids the {forbidden} search pages we would fetch"
+        )
     if unexpected_empty:
         return RunVerdict(
-            BROKEN, f"{unexpected_empty} pages said results exist but no listing could be read (layout change?)"
+            BROKEN,
+            f"{unexpected_empty} pages said results exist but no listing could be read (layout change?)",
         )
     if parse_errors:
         return RunVerdict(BROKEN, f"{parse_errors} parse errors")
@@ -50,7 +60,9 @@ def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: 
     if not parsed:
         return RunVerdict(BROKEN, "no search page could be read")
     if forbidden:
-        return RunVerdict(DISALLOWED, f"robots.txt forbids {forbidden} of the search pages; the others were read")
+        return RunVerdict(
+            DISALLOWED, f"robots.txt forbids {forbidden} of the search pages; the others were read"
+        )
     return RunVerdict(OK, "")
 
 
@@ -85,7 +97,7 @@ class RunRecorder:
                 spider=spider.name,
                 started_at=self.started_at,
                 finished_at=datetime.now(UTC),
-                pages_fetched=stats.get("response_received_count", 0),
+                pages_fetched=pages_fetched(stats),
                 listings_seen=stats.get("brandcrawl/listings/seen", 0),
                 hits=stats.get("brandcrawl/hits/matched", 0),
                 new_hits=stats.get("brandcrawl/hits/new", 0),

@@ -34,6 +34,9 @@ BRANDCRAWL_CONTACT = os.environ.get("BRANDCRAWL_CONTACT", "https://github.com/br
 BRANDCRAWL_BACKOFF_MAX_DELAY = 300
 
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    # Same place as Scrapy's; fixes requests slipping past a robots.txt still downloading.
+    "brandcrawl.middlewares.SharedRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.useragent.UserAgentMiddleware": None,
     "brandcrawl.middlewares.ContactUserAgentMiddleware": 500,
     # Sees 429/503 responses before RetryMiddleware (550) schedules the retry.

@@ -61,6 +61,7 @@ class SearchSpider(scrapy.Spider):
         self.requested_sites = sites
         self.requested_max_pages = max_pages
         self.requested_brand = brand
+        self.yielded: set[tuple[str | None, str]] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SearchSpider:
@@ -130,11 +131,16 @@ class SearchSpider(scrapy.Spider):
             # A page that claims results (or does not say) but yields none: the markup changed.
             self.crawler.stats.inc_value("brandcrawl/pages/unexpected_empty")
             self.logger.error("no listing could be read on %s: has the page layout changed?", response.url)
-        yield from listings
+        for listing in listings:
+            # The same listing often answers several queries (a brand and its alias): yield it once.
+            if (listing.site, listing.listing_id) not in self.yielded:
+                self.yielded.add((listing.site, listing.listing_id))
+                yield listing
         page = response.meta.get("page", 1)
         next_url = self.next_page(response)
         if next_url and page < self.max_pages:
-            yield response.follow(next_url, meta={**response.meta, "page": page + 1})
+            meta = {"site": site.domain, "query": response.meta.get("query"), "page": page + 1}
+            yield response.follow(next_url, meta=meta)
 
     def is_blocked(self, response: TextResponse) -> bool:
         title = (response.css("title::text").get() or "").casefold()

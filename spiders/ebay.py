@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 from urllib.parse import quote_plus, urlsplit, urlunsplit
 
 from parsel import Selector
@@ -29,18 +30,25 @@ class Markup:
     seller: str
 
 
+# Only cards in the results list: the "Shop on eBay" placeholders sit before it, "Recently viewed"
+# carousels and left-rail merchandising after or beside it.
 CARD = Markup(
-    card="li.s-card[data-listingid]",
+    card=".srp-results li.s-card[data-listingid]",
     link="a.s-card__link::attr(href)",
-    price=".s-card__price ::text",
+    price=".s-card__price",  # auctions with Buy It Now show two prices: the first is the current bid
     bids=None,
     time_left=".s-card__time-left ::text",
-    seller=".su-card-container__attributes__secondary .s-card__attribute-row > span:first-child::text",
+    # The seller row is the one with the feedback score ("99.2% positive (308)"); a customs row may
+    # come before it.
+    seller=(
+        ".su-card-container__attributes__secondary .s-card__attribute-row:has(span:contains('%'))"
+        " > span:first-child::text"
+    ),
 )
 ITEM = Markup(
-    card="li.s-item",
+    card=".srp-results li.s-item",
     link="a.s-item__link::attr(href)",
-    price=".s-item__price ::text",
+    price=".s-item__price",
     bids=".s-item__bidCount ::text",
     time_left=".s-item__time-left ::text",
     seller=".s-item__seller-info-text ::text",
@@ -48,7 +56,8 @@ ITEM = Markup(
 # Title text without the screen-reader-only spans ("Opens in a new window or tab") and the
 # "New listing" badge, in every language.
 TITLE_TEXT = (
-    ".//*[contains(@class, 's-card__title') or contains(@class, 's-item__title')]"
+    ".//*[contains(concat(' ', normalize-space(@class), ' '), ' s-card__title ')"
+    " or contains(concat(' ', normalize-space(@class), ' '), ' s-item__title ')]"
     "//text()[not(ancestor::*[contains(concat(' ', normalize-space(@class), ' '), ' clipped ')"
     " or contains(@class, 'LIGHT_HIGHLIGHT')])]"
 )
@@ -66,8 +75,15 @@ PLACEHOLDER_ITEM_ID = "123456"
 
 class EbaySpider(SearchSpider):
     name = "ebay"
-    allowed_domains = ["ebay.com", "ebay.fr", "ebay.de", "ebay.co.uk", "127.0.0.1", "localhost"]
-    site_profiles = {
+    allowed_domains: ClassVar[list[str]] = [
+        "ebay.com",
+        "ebay.fr",
+        "ebay.de",
+        "ebay.co.uk",
+        "127.0.0.1",
+        "localhost",
+    ]
+    site_profiles: ClassVar[dict[str, Site]] = {
         "ebay.com": Site("ebay.com", "USD"),
         "ebay.fr": Site("ebay.fr", "EUR"),
         "ebay.de": Site("ebay.de", "EUR"),
@@ -94,7 +110,8 @@ class EbaySpider(SearchSpider):
         listing_id = self._parse_listing_id(card, url)
         if not title or title.casefold() in PLACEHOLDER_TITLES or listing_id in (None, PLACEHOLDER_ITEM_ID):
             return None
-        assert url is not None and listing_id is not None
+        assert url is not None
+        assert listing_id is not None
         return Listing(
             marketplace=self.name,
             site=site.domain,
@@ -103,7 +120,7 @@ class EbaySpider(SearchSpider):
             title=title,
             seen_at=seen_at,
             default_currency=site.currency,
-            price_text=texts(card, markup.price) or None,
+            price_text=self._parse_price(card, markup),
             bids_text=self._parse_bids(card, markup),
             time_left_text=texts(card, markup.time_left) or None,
             seller=self._parse_seller(card, markup),
@@ -131,6 +148,11 @@ class EbaySpider(SearchSpider):
             return listing_id
         found = ITEM_ID.search(url or "")
         return found.group(1) if found else None
+
+    @staticmethod
+    def _parse_price(card: Selector, markup: Markup) -> str | None:
+        first = card.css(markup.price)[:1]
+        return texts(first, "::text") if first else None
 
     @staticmethod
     def _parse_bids(card: Selector, markup: Markup) -> str | None:

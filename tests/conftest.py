@@ -12,7 +12,6 @@ from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
-
 WATCH = """
 [digest]
 sender = "Brand watch <watch@example.org>"
@@ -73,7 +72,9 @@ def project_settings(**overrides: Any) -> dict[str, Any]:
         },
         priority="cmdline",
     )
-    return settings.copy_to_dict()
+    # Only what brandcrawl and the test set: passing Scrapy's defaults back in at a higher priority
+    # would trip its deprecation warnings (RANDOMIZE_DOWNLOAD_DELAY).
+    return {name: value for name, value in settings.items() if settings.getpriority(name) > 0}
 
 
 class CrawlResult:

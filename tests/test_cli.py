@@ -13,9 +13,13 @@ from brandcrawl.cli import main
     ("content", "message"),
     [
         ("[digest\nsender = 1", "invalid TOML at line 1"),
-        ('[digest]\nsender = "x@example.org"\n[marketplaces.ebay]\n', "brands: at least one brand is required"),
         (
-            '[digest]\nsender = "x@example.org"\n[marketplaces.ebay]\n[[brands]]\nname = "A"\nrecipients = ["nope"]\n',
+            '[digest]\nsender = "x@example.org"\n[marketplaces.ebay]\n',
+            "brands: at least one brand is required",
+        ),
+        (
+            '[digest]\nsender = "x@example.org"\n[marketplaces.ebay]\n'
+            '[[brands]]\nname = "A"\nrecipients = ["nope"]\n',
             "brands[0].recipients[0]",
         ),
     ],
@@ -25,7 +29,9 @@ def test_a_bad_watch_file_gives_one_clear_line(tmp_path: Path, capsys, content: 
     watch.write_text(content, encoding="utf-8")
     assert main(["digest", "--watch", str(watch), "--out", str(tmp_path / "out")]) == 2
     error = capsys.readouterr().err
-    assert error.count("\n") == 1 and str(watch) in error and message in error
+    assert error.count("\n") == 1
+    assert str(watch) in error
+    assert message in error
     assert "Traceback" not in error
 
 
@@ -35,7 +41,12 @@ def test_a_missing_watch_file(tmp_path: Path, capsys) -> None:
 
 
 def test_unknown_marketplace_in_run(tmp_path: Path, watch_path: Path, capsys) -> None:
-    assert main(["run", "--watch", str(watch_path), "--spider", "nosuchsite", "--db", f"sqlite:///{tmp_path}/db"]) == 2
+    assert (
+        main(
+            ["run", "--watch", str(watch_path), "--spider", "nosuchsite", "--db", f"sqlite:///{tmp_path}/db"]
+        )
+        == 2
+    )
     assert "no marketplace spider named nosuchsite" in capsys.readouterr().err
 
 
@@ -53,4 +64,5 @@ def test_demo_crawls_the_replica_and_writes_the_digest(tmp_path: Path) -> None:
     digest = next((tmp_path / "demo" / "digest").glob("digest-*.txt")).read_text(encoding="utf-8")
     assert "Twitter @Gallimard" in digest
     assert "La Pléiade" not in digest  # an exclusion in the demo watch file
-    assert "ebay" in digest and "ok" in digest
+    assert "ebay" in digest
+    assert "ok" in digest

@@ -29,7 +29,13 @@ def hit(listing_id: str, title: str, price: str = "100.00", **changes: object) -
         "end_time": NOW + timedelta(hours=30),
         "seller": "vendeur42",
         "matches": [
-            {"brand": "Gallimard", "rule": "contains", "matched": "Gallimard", "score": 0.8, "explanation": "contains 'Gallimard'"}
+            {
+                "brand": "Gallimard",
+                "rule": "contains",
+                "matched": "Gallimard",
+                "score": 0.8,
+                "explanation": "contains 'Gallimard'",
+            }
         ],
     }
     values.update(changes)
@@ -44,15 +50,19 @@ def store(db_url: str):
     store.close()
 
 
-def test_a_digest_reports_each_hit_once_then_only_changes(store: Store, watch_path: Path, tmp_path: Path) -> None:
+def test_a_digest_reports_each_hit_once_then_only_changes(
+    store: Store, watch_path: Path, tmp_path: Path
+) -> None:
     watch = load_watch(watch_path)
     store.save_listings([hit("1", "Vends compte Twitter @Gallimard"), hit("2", "gallimard-shop.net")], NOW)
 
     first = write_digest(store, watch, tmp_path / "out", now=NOW)
     text = first.with_suffix(".txt").read_text(encoding="utf-8")
     assert "2 new hits, 0 changes" in text
-    assert "Vends compte Twitter @Gallimard" in text and "gallimard-shop.net" in text
-    assert "100.00 EUR" in text and "3 bids" in text
+    assert "Vends compte Twitter @Gallimard" in text
+    assert "gallimard-shop.net" in text
+    assert "100.00 EUR" in text
+    assert "3 bids" in text
     assert "ends 2026-11-28 13:00 CET" in text  # the watch file's time zone
 
     later = NOW + timedelta(hours=12)
@@ -80,8 +90,10 @@ def test_hostile_titles_are_escaped_in_html_and_kept_readable_in_text(store: Sto
     store.save_listings([hit("1", f"Gallimard {HOSTILE}", seller=HOSTILE)], NOW)
     with store.session() as session:
         html, text = render(collect(session, load_watch(watch_path), NOW))
-    assert "<script>" not in html and "<img" not in html
-    assert "&lt;script&gt;" in html and "&#34;&gt;&lt;img" in html
+    assert "<script>" not in html
+    assert "<img" not in html
+    assert "&lt;script&gt;" in html
+    assert "&#34;&gt;&lt;img" in html
     assert HOSTILE in text
 
 
@@ -94,7 +106,9 @@ def test_every_html_template_is_autoescaped() -> None:
         assert environment.autoescape(name) is True  # type: ignore[operator]
 
 
-def test_health_section_says_a_blocked_marketplace_could_not_be_checked(store: Store, watch_path: Path) -> None:
+def test_health_section_says_a_blocked_marketplace_could_not_be_checked(
+    store: Store, watch_path: Path
+) -> None:
     store.record_run(
         spider="ebay",
         started_at=NOW,
@@ -110,5 +124,6 @@ def test_health_section_says_a_blocked_marketplace_could_not_be_checked(store: S
     )
     with store.session() as session:
         html, text = render(collect(session, load_watch(watch_path), NOW))
-    assert "could not be checked" in text and "ebay: blocked (bot-challenge page on 8 of 8 search pages)" in text
+    assert "could not be checked" in text
+    assert "ebay: blocked (bot-challenge page on 8 of 8 search pages)" in text
     assert "could not be checked" in html

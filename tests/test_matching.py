@@ -12,7 +12,10 @@ MATCHER = BrandMatcher(
             "Gallimard",
             aliases=("Éditions Gallimard",),
             official_domains=("gallimard.fr",),
-            official_handles=(OfficialHandle("instagram", "gallimard"), OfficialHandle(None, "editions_gallimard")),
+            official_handles=(
+                OfficialHandle("instagram", "gallimard"),
+                OfficialHandle(None, "editions_gallimard"),
+            ),
             exclusions=("la pléiade",),
         ),
         Brand("Folio", common_word=True),
@@ -24,7 +27,12 @@ MATCHER = BrandMatcher(
 
 @pytest.mark.parametrize(
     ("written", "expected"),
-    [("société générale", "societegenerale"), ("l'oréal", "loreal"), ("La Poste", "laposte"), ("GÅLLIMARD", "gallimard")],
+    [
+        ("société générale", "societegenerale"),
+        ("l'oréal", "loreal"),
+        ("La Poste", "laposte"),
+        ("GÅLLIMARD", "gallimard"),
+    ],
 )
 def test_label_folds_accents_case_and_punctuation(written: str, expected: str) -> None:
     assert label(written) == expected

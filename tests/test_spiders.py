@@ -24,7 +24,9 @@ async def test_spider_starts_on_the_given_base_url(name: str, watch_path: Path) 
     spider_class = SpiderLoader.from_settings(Settings({"SPIDER_MODULES": ["spiders"]})).load(name)
     assert "start_requests" not in vars(spider_class), "Scrapy 2.16+ ignores start_requests(): use start()"
     crawler = get_crawler(spider_class, project_settings(BRANDCRAWL_WATCH=str(watch_path)))
-    spider: Spider = spider_class.from_crawler(crawler, base_url="http://127.0.0.1:9/{site}", _job="scrapyd-job")
+    spider: Spider = spider_class.from_crawler(
+        crawler, base_url="http://127.0.0.1:9/{site}", _job="scrapyd-job"
+    )
     requests = [request async for request in spider.start()]
     assert requests
     assert all(request.url.startswith("http://127.0.0.1:9/") for request in requests)

@@ -30,7 +30,13 @@ def listing(listing_id: str = "1", price: str = "1500.00", **changes: object) ->
         "bid_count": 17,
         "end_time": NOW + timedelta(days=1),
         "matches": [
-            {"brand": "Gallimard", "rule": "exact", "matched": "Gallimard", "score": 1.0, "explanation": "is 'Gallimard'"}
+            {
+                "brand": "Gallimard",
+                "rule": "exact",
+                "matched": "Gallimard",
+                "score": 1.0,
+                "explanation": "is 'Gallimard'",
+            }
         ],
     }
     values.update(changes)
@@ -71,7 +77,12 @@ def test_a_listing_seen_again_is_updated_not_duplicated(store: Store) -> None:
     assert count(store, Hit) == 1
     with store.session() as session:
         row = session.scalars(select(ListingRow)).one()
-        assert (row.price, row.bid_count, row.first_seen, row.last_seen) == (Decimal("1800.00"), 21, NOW, later)
+        assert (row.price, row.bid_count, row.first_seen, row.last_seen) == (
+            Decimal("1800.00"),
+            21,
+            NOW,
+            later,
+        )
         history = {(c.field, c.old_value, c.new_value) for c in session.scalars(select(ListingChange))}
     assert history == {("price", "1500.00", "1800.00"), ("bid_count", "17", "21")}
 

@@ -159,7 +159,7 @@ class BrandMatcher:
         """A common-word brand counts only as a whole word, alone or with a brand/commerce affix."""
         start = origin[0]
         words = [(found, label(found.group())) for found in _TOKEN.finditer(candidate, start)]
-        for index, (found, word) in enumerate(words):
+        for index, (_found, word) in enumerate(words):
             for key, written in watched.labels:
                 span = _word_span(words, index, key, word)
                 if span is None:

@@ -89,7 +89,9 @@ class Store:
                 self._save_chunk(session, chunk, now, result)
         return result
 
-    def _save_chunk(self, session: Session, chunk: list[ItemAdapter], now: datetime, result: SaveResult) -> None:
+    def _save_chunk(
+        self, session: Session, chunk: list[ItemAdapter], now: datetime, result: SaveResult
+    ) -> None:
         existing = {(row.marketplace, row.listing_id): row for row in _existing_rows(session, chunk)}
         rows = [
             {
@@ -171,7 +173,9 @@ def _by_marketplace(chunk: Iterable[ItemAdapter]) -> dict[str, list[str]]:
 def _existing_rows(session: Session, chunk: list[ItemAdapter]) -> list[ListingRow]:
     rows: list[ListingRow] = []
     for marketplace, ids in _by_marketplace(chunk).items():
-        query = select(ListingRow).where(ListingRow.marketplace == marketplace, ListingRow.listing_id.in_(ids))
+        query = select(ListingRow).where(
+            ListingRow.marketplace == marketplace, ListingRow.listing_id.in_(ids)
+        )
         rows += session.scalars(query)
     for row in rows:
         session.expunge(row)  # keep the values as they were before this upsert

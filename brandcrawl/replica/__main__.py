@@ -1,0 +1,24 @@
+"""``python -m brandcrawl.replica [--port 8000]``: serve the bundled seed until Ctrl-C."""
+
+import argparse
+import threading
+
+from brandcrawl.replica.server import LOCALES, ReplicaMarketplace
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m brandcrawl.replica", description=__doc__)
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args()
+    with ReplicaMarketplace(port=args.port) as replica:
+        print(f"replica marketplace on {replica.base_url}")
+        for site in LOCALES:
+            print(f"  {site}: {replica.site_url(site)}/sch/i.html?_nkw=gallimard&_sop=10")
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Whole crawls of the replica marketplace over real HTTP, in-process: items, stats, rows in SQLite."""
+
+from pathlib import Path
+
+from scrapy.utils.defer import deferred_f_from_coro_f
+from sqlalchemy import func, select
+
+from brandcrawl.config import load_watch
+from brandcrawl.digest import write_digest
+from brandcrawl.storage import Store
+from brandcrawl.storage.models import CrawlRun, Hit, ListingChange, ListingRow
+from spiders.ebay import EbaySpider
+from tests.conftest import crawl, project_settings
+
+
+def settings(watch_path: Path, db_url: str, **overrides: object) -> dict:
+    return project_settings(BRANDCRAWL_WATCH=str(watch_path), BRANDCRAWL_DB_URL=db_url, **overrides)
+
+
+def rows(db_url: str, model: type) -> list:
+    store = Store(db_url)
+    try:
+        with store.session() as session:
+            return list(session.scalars(select(model)))
+    finally:
+        store.close()
+
+
+def count(db_url: str, model: type) -> int:
+    store = Store(db_url)
+    try:
+        with store.session() as session:
+            return session.scalar(select(func.count()).select_from(model))
+    finally:
+        store.close()
+
+
+@deferred_f_from_coro_f
+async def test_a_crawl_finds_the_brand_abuse_and_stores_it(replica, watch_path: Path, db_url: str) -> None:
+    result = await crawl(EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+
+    titles = {item.title for item in result.items}
+    assert any("Twitter account @Gallimard" in title for title in titles)
+    assert any("Vends compte Twitter @Gallimard" in title for title in titles)
+    assert not any("Pléiade" in title for title in titles), "an exclusion of the watch file"
+    gallimard_x = next(item for item in result.items if "Twitter account @Gallimard" in item.title)
+    assert (gallimard_x.asset_kind, gallimard_x.asset, gallimard_x.currency) == (
+        "handle",
+        "x:gallimard",
+        "USD",
+    )
+    assert gallimard_x.price is not None
+    assert gallimard_x.bid_count is not None
+    assert gallimard_x.end_time is not None
+
+    stats = result.stats
+    assert stats["finish_reason"] == "finished"
+    assert stats["brandcrawl/run/status"] == "ok"
+    hits = sum(len(item.matches) for item in result.items)  # one per listing and brand
+    assert any(len(item.matches) == 2 for item in result.items), "a listing naming both brands"
+    assert stats["brandcrawl/hits/matched"] == len(result.items)
+    assert stats["brandcrawl/hits/new"] == hits
+    assert stats["brandcrawl/listings/seen"] > len(result.items)  # non-matching listings are dropped
+    assert stats["brandcrawl/listings/no_match"] == stats["brandcrawl/listings/seen"] - len(result.items)
+    assert any("_pgn=2" in path for path in replica.requests), "pagination followed"
+    assert {"/ebay.com/", "/ebay.fr/", "/ebay.de/", "/ebay.co.uk/"} <= {
+        "/" + path.split("/")[1] + "/" for path in replica.requests if path.startswith("/ebay")
+    }
+
+    assert count(db_url, ListingRow) == len(result.items)
+    assert count(db_url, Hit) == hits
+    [run] = rows(db_url, CrawlRun)
+    assert (run.spider, run.status, run.hits, run.new_hits) == ("ebay", "ok", len(result.items), hits)
+    assert run.pages_fetched >= 5
+
+
+@deferred_f_from_coro_f
+async def test_a_second_crawl_updates_instead_of_duplicating(
+    replica, watch_path: Path, db_url: str, tmp_path: Path
+) -> None:
+    base_url = f"{replica.base_url}/{{site}}"
+    first = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
+    store = Store(db_url)
+    watch = load_watch(watch_path)
+    try:
+        write_digest(store, watch, tmp_path / "digest")
+        auction = next(item for item in first.items if "Twitter account @Gallimard" in item.title)
+        replica.update(auction.listing_id, price="$2,100.00", bids="23 bids")
+
+        second = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
+        assert len(second.items) == len(first.items)
+        assert second.stats["brandcrawl/hits/new"] == 0
+        assert count(db_url, ListingRow) == len(first.items)
+        changes = {(c.field, c.old_value, c.new_value) for c in rows(db_url, ListingChange)}
+        assert {("price", "1500.00", "2100.00"), ("bid_count", "17", "23")} <= changes
+
+        digest = (
+            write_digest(store, watch, tmp_path / "digest").with_suffix(".txt").read_text(encoding="utf-8")
+        )
+    finally:
+        store.close()
+    assert "0 new hits" in digest
+    assert "price 1500.00 -> 2100.00" in digest
+    assert "bid count 17 -> 23" in digest
+
+
+@deferred_f_from_coro_f
+async def test_a_challenge_page_is_a_blocked_crawl_not_zero_hits(
+    replica, watch_path: Path, db_url: str
+) -> None:
+    replica.blocked = True
+    result = await crawl(EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    assert result.items == []
+    assert result.stats["brandcrawl/run/status"] == "blocked"
+    assert result.stats["brandcrawl/pages/blocked"] >= 4
+    [run] = rows(db_url, CrawlRun)
+    assert run.status == "blocked"
+    assert "challenge" in run.detail
+
+
+@deferred_f_from_coro_f
+async def test_a_layout_change_is_a_broken_crawl(replica, watch_path: Path, db_url: str) -> None:
+    replica.layout_changed = True  # on the sites with the current markup; ebay.co.uk keeps the older one
+    result = await crawl(EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    assert {item.site for item in result.items} == {"ebay.co.uk"}
+    assert result.stats["brandcrawl/run/status"] == "broken"
+    [run] = rows(db_url, CrawlRun)
+    assert run.status == "broken"
+    assert "layout" in run.detail
+
+
+@deferred_f_from_coro_f
+async def test_robots_txt_is_obeyed_and_said(watch_path: Path, db_url: str) -> None:
+    from brandcrawl.replica import ReplicaMarketplace
+
+    with ReplicaMarketplace(robots_txt="User-agent: *\nDisallow: /\n") as replica:
+        result = await crawl(
+            EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+        )
+        assert not any(path.startswith("/ebay") for path in replica.requests)
+    assert result.stats["brandcrawl/run/status"] == "disallowed"
+    [run] = rows(db_url, CrawlRun)
+    assert run.status == "disallowed"
+    assert "robots.txt" in run.detail
+
+
+@deferred_f_from_coro_f
+async def test_429_backs_off_and_retries(replica, watch_path: Path, db_url: str) -> None:
+    replica.throttle_status, replica.throttle_times = 429, 2
+    result = await crawl(EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    assert result.stats["brandcrawl/backoff"] == 2
+    assert result.stats["retry/count"] == 2
+    assert result.stats["brandcrawl/run/status"] == "ok"
+    assert result.items
+
+
+@deferred_f_from_coro_f
+async def test_a_storm_of_403_is_a_blocked_crawl(replica, watch_path: Path, db_url: str) -> None:
+    replica.throttle_status, replica.throttle_times = 403, 1000
+    result = await crawl(EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    assert result.items == []
+    assert result.stats["brandcrawl/run/status"] == "blocked"
+
+
+@deferred_f_from_coro_f
+async def test_one_brand_one_site(replica, watch_path: Path, db_url: str) -> None:
+    result = await crawl(
+        EbaySpider,
+        settings(watch_path, db_url),
+        base_url=f"{replica.base_url}/{{site}}",
+        sites="ebay.fr",
+        brand="Gallimard",
+        max_pages="1",
+    )
+    assert {item.site for item in result.items} == {"ebay.fr"}
+    assert all("_nkw=Gallimard" in path for path in replica.requests if path.startswith("/ebay"))
+    assert not any("_pgn=2" in path for path in replica.requests)
