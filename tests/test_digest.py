@@ -127,3 +127,12 @@ def test_health_section_says_a_blocked_marketplace_could_not_be_checked(
     assert "could not be checked" in text
     assert "ebay: blocked (bot-challenge page on 8 of 8 search pages)" in text
     assert "could not be checked" in html
+
+
+def test_a_range_shows_its_low_end_and_a_fixed_price_no_end(store: Store, watch_path: Path) -> None:
+    store.save_listings([hit("1", "gallimard.shop", price="3.25", price_is_range=True, end_time=None)], NOW)
+    with store.session() as session:
+        html, text = render(collect(session, load_watch(watch_path), NOW))
+    assert "from 3.25 EUR" in text
+    assert "from 3.25 EUR" in html
+    assert "no end time shown" in text
