@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,9 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
+
+from brandcrawl.items import Listing
+from brandcrawl.storage import Store
 
 WATCH = """
 [digest]
@@ -90,3 +95,41 @@ async def crawl(spider: type[Spider], settings: dict[str, Any], **spider_args: A
     crawler.signals.connect(lambda item, **_: items.append(item), signal=signals.item_scraped, weak=False)
     await crawler.crawl_async(**spider_args)
     return CrawlResult(crawler, items)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    store = Store(db_url)
+    store.upgrade()
+    yield store
+    store.close()
+
+
+def gallimard_listing(listing_id: str, seen_at: datetime, price: str = "100.00", **changes: Any) -> Listing:
+    """A stored-ready hit on ebay.fr for the brand Gallimard; ``changes`` override any field."""
+    values: dict[str, Any] = {
+        "marketplace": "ebay",
+        "listing_id": listing_id,
+        "url": f"https://www.ebay.fr/itm/{listing_id}",
+        "title": f"Vends compte Twitter @Gallimard #{listing_id}",
+        "seen_at": seen_at,
+        "site": "ebay.fr",
+        "asset_kind": "handle",
+        "asset": "x:gallimard",
+        "price": Decimal(price),
+        "currency": "EUR",
+        "bid_count": 3,
+        "end_time": seen_at + timedelta(hours=30),
+        "seller": "vendeur42",
+        "matches": [
+            {
+                "brand": "Gallimard",
+                "rule": "contains",
+                "matched": "Gallimard",
+                "score": 0.8,
+                "explanation": "contains 'Gallimard'",
+            }
+        ],
+        **changes,
+    }
+    return Listing(**values)

@@ -4,50 +4,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import pytest
-
 from brandcrawl.config import load_watch
 from brandcrawl.digest import collect, render, template_environment, write_digest
 from brandcrawl.items import Listing
 from brandcrawl.storage import Store
+from tests.conftest import gallimard_listing
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 HOSTILE = '"><img src=x onerror=alert(1)><script>alert("gallimard")</script>'
 
 
 def hit(listing_id: str, title: str, price: str = "100.00", **changes: object) -> Listing:
-    values: dict = {
-        "marketplace": "ebay",
-        "listing_id": listing_id,
-        "url": f"https://www.ebay.fr/itm/{listing_id}",
-        "title": title,
-        "seen_at": NOW,
-        "site": "ebay.fr",
-        "price": Decimal(price),
-        "currency": "EUR",
-        "bid_count": 3,
-        "end_time": NOW + timedelta(hours=30),
-        "seller": "vendeur42",
-        "matches": [
-            {
-                "brand": "Gallimard",
-                "rule": "contains",
-                "matched": "Gallimard",
-                "score": 0.8,
-                "explanation": "contains 'Gallimard'",
-            }
-        ],
-    }
-    values.update(changes)
-    return Listing(**values)
-
-
-@pytest.fixture
-def store(db_url: str):
-    store = Store(db_url)
-    store.upgrade()
-    yield store
-    store.close()
+    return gallimard_listing(listing_id, NOW, price, title=title, **changes)
 
 
 def test_a_digest_reports_each_hit_once_then_only_changes(

@@ -11,44 +11,14 @@ from sqlalchemy import func, select
 from brandcrawl.items import Listing
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import Base, Hit, ListingChange, ListingRow
+from tests.conftest import gallimard_listing
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
 def listing(listing_id: str = "1", price: str = "1500.00", **changes: object) -> Listing:
-    values: dict = {
-        "marketplace": "ebay",
-        "listing_id": listing_id,
-        "url": f"https://www.ebay.com/itm/{listing_id}",
-        "title": f"Twitter account @Gallimard #{listing_id}",
-        "seen_at": NOW,
-        "site": "ebay.com",
-        "asset_kind": "handle",
-        "asset": "x:gallimard",
-        "price": Decimal(price),
-        "currency": "USD",
-        "bid_count": 17,
-        "end_time": NOW + timedelta(days=1),
-        "matches": [
-            {
-                "brand": "Gallimard",
-                "rule": "exact",
-                "matched": "Gallimard",
-                "score": 1.0,
-                "explanation": "is 'Gallimard'",
-            }
-        ],
-    }
-    values.update(changes)
-    return Listing(**values)
-
-
-@pytest.fixture
-def store(db_url: str):
-    store = Store(db_url)
-    store.upgrade()
-    yield store
-    store.close()
+    values: dict = {"seen_at": NOW, "bid_count": 17, "end_time": NOW + timedelta(days=1), **changes}
+    return gallimard_listing(listing_id, values.pop("seen_at"), price, **values)
 
 
 def count(store: Store, model: type) -> int:
