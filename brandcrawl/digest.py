@@ -41,6 +41,7 @@ class ReportedHit:
 
 @dataclass(frozen=True)
 class ReportedChange:
+    change_id: int
     brand: str
     marketplace: str
     title: str
@@ -85,7 +86,8 @@ class DigestReport:
 
     @property
     def change_count(self) -> int:
-        return sum(len(s.changes) for s in self.sections)
+        """Changes shown; one listing reported under two brands counts once."""
+        return len({change.change_id for s in self.sections for change in s.changes})
 
     @property
     def problems(self) -> list[Health]:
@@ -116,6 +118,7 @@ def collect(session: Session, watch: WatchConfig, now: datetime) -> DigestReport
     for change, listing, brand in changes:
         sections.setdefault(brand, BrandSection(brand)).changes.append(
             ReportedChange(
+                change_id=change.id,
                 brand=brand,
                 marketplace=listing.marketplace,
                 title=listing.title,
@@ -131,7 +134,18 @@ def collect(session: Session, watch: WatchConfig, now: datetime) -> DigestReport
         section.new_hits.sort(key=_rank)
 
     # Changes to listings whose hits are still new are folded into the new hit: it shows current values.
-    change_ids = list(session.scalars(select(ListingChange.id).where(ListingChange.reported_in.is_(None))))
+    new_listings = sorted({listing.id for _, listing in new_hits})
+    folded = [
+        change_id
+        for start in range(0, len(new_listings), 500)
+        for change_id in session.scalars(
+            select(ListingChange.id).where(
+                ListingChange.reported_in.is_(None),
+                ListingChange.listing_pk.in_(new_listings[start : start + 500]),
+            )
+        )
+    ]
+    change_ids = sorted({change.id for change, _, _ in changes} | set(folded))
     return DigestReport(
         generated_at=now,
         timezone=watch.digest.timezone,
@@ -171,22 +185,27 @@ def _rank(hit: ReportedHit) -> tuple[float, float, datetime]:
 
 
 def _health(session: Session) -> list[Health]:
+    """The latest crawl of each marketplace; one that ran before the previous digest is stale."""
     latest = select(CrawlRun.spider, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.spider).subquery()
     runs = session.scalars(
         select(CrawlRun).join(latest, CrawlRun.id == latest.c.id).order_by(CrawlRun.spider)
     )
-    return [
-        Health(
-            marketplace=run.spider,
-            status=run.status,
-            detail=run.detail,
-            pages_fetched=run.pages_fetched,
-            listings_seen=run.listings_seen,
-            hits=run.hits,
-            finished_at=run.finished_at,
+    previous_digest = session.scalar(select(func.max(Digest.created_at)))
+    health = []
+    for run in runs:
+        stale = previous_digest is not None and run.finished_at < previous_digest
+        health.append(
+            Health(
+                marketplace=run.spider,
+                status="stale" if stale else run.status,
+                detail="no crawl since the last digest" if stale else run.detail,
+                pages_fetched=run.pages_fetched,
+                listings_seen=run.listings_seen,
+                hits=run.hits,
+                finished_at=run.finished_at,
+            )
         )
-        for run in runs
-    ]
+    return health
 
 
 def template_environment() -> Environment:
@@ -235,7 +254,7 @@ def write_digest(store: Store, watch: WatchConfig, out_dir: str | Path, now: dat
     with store.session() as session:
         report = collect(session, watch, now)
         html, text = render(report)
-        stem = folder / f"digest-{now:%Y%m%d-%H%M%S}"
+        stem = _free_stem(folder / f"digest-{now:%Y%m%d-%H%M%S}")
         _write_atomically(stem.with_suffix(".html"), html)
         _write_atomically(stem.with_suffix(".txt"), text)
         mark_reported(session, report, str(stem.with_suffix(".html")))
@@ -257,6 +276,15 @@ def mark_reported(session: Session, report: DigestReport, location: str) -> int:
                 update(model).where(model.id.in_(ids[start : start + 500])).values(reported_in=digest.id)
             )
     return digest.id
+
+
+def _free_stem(stem: Path) -> Path:
+    """A name no earlier digest has: two digests in the same second must not overwrite each other."""
+    candidate, number = stem, 1
+    while candidate.with_suffix(".html").exists():
+        number += 1
+        candidate = stem.with_name(f"{stem.name}-{number}")
+    return candidate
 
 
 def _write_atomically(path: Path, content: str) -> None:

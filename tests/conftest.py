@@ -105,7 +105,9 @@ def store(db_url: str) -> Iterator[Store]:
     store.close()
 
 
-def gallimard_listing(listing_id: str, seen_at: datetime, price: str = "100.00", **changes: Any) -> Listing:
+def gallimard_listing(
+    listing_id: str, seen_at: datetime, price: str | None = "100.00", **changes: Any
+) -> Listing:
     """A stored-ready hit on ebay.fr for the brand Gallimard; ``changes`` override any field."""
     values: dict[str, Any] = {
         "marketplace": "ebay",
@@ -116,7 +118,7 @@ def gallimard_listing(listing_id: str, seen_at: datetime, price: str = "100.00",
         "site": "ebay.fr",
         "asset_kind": "handle",
         "asset": "x:gallimard",
-        "price": Decimal(price),
+        "price": None if price is None else Decimal(price),
         "currency": "EUR",
         "bid_count": 3,
         "end_time": seen_at + timedelta(hours=30),

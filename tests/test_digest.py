@@ -104,3 +104,45 @@ def test_a_range_shows_its_low_end_and_a_fixed_price_no_end(store: Store, watch_
     assert "from 3.25 EUR" in text
     assert "from 3.25 EUR" in html
     assert "no end time shown" in text
+
+
+def record_ok_run(store: Store, finished_at: datetime) -> None:
+    store.record_run(
+        spider="ebay",
+        started_at=finished_at,
+        finished_at=finished_at,
+        pages_fetched=8,
+        listings_seen=40,
+        hits=2,
+        new_hits=2,
+        errors=0,
+        status="ok",
+        detail="",
+        finish_reason="finished",
+    )
+
+
+def test_a_marketplace_not_crawled_since_the_last_digest_is_stale(
+    store: Store, watch_path: Path, tmp_path: Path
+) -> None:
+    watch = load_watch(watch_path)
+    record_ok_run(store, NOW)
+    first = write_digest(store, watch, tmp_path, now=NOW + timedelta(hours=1))
+    assert "could not be checked" not in first.with_suffix(".txt").read_text(encoding="utf-8")
+    second = write_digest(store, watch, tmp_path, now=NOW + timedelta(days=1))
+    assert "ebay: stale (no crawl since the last digest)" in second.with_suffix(".txt").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_two_digests_in_the_same_second_keep_both_files(
+    store: Store, watch_path: Path, tmp_path: Path
+) -> None:
+    watch = load_watch(watch_path)
+    store.save_listings([hit("1", "gallimard.shop")], NOW)
+    first = write_digest(store, watch, tmp_path, now=NOW)
+    store.save_listings([hit("2", "gallimard.store")], NOW)
+    second = write_digest(store, watch, tmp_path, now=NOW)
+    assert first != second
+    assert "gallimard.shop" in first.with_suffix(".txt").read_text(encoding="utf-8")
+    assert "gallimard.store" in second.with_suffix(".txt").read_text(encoding="utf-8")

@@ -16,7 +16,7 @@ from tests.conftest import gallimard_listing
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
-def listing(listing_id: str = "1", price: str = "1500.00", **changes: object) -> Listing:
+def listing(listing_id: str = "1", price: str | None = "1500.00", **changes: object) -> Listing:
     values: dict = {"seen_at": NOW, "bid_count": 17, "end_time": NOW + timedelta(days=1), **changes}
     return gallimard_listing(listing_id, values.pop("seen_at"), price, **values)
 
@@ -75,11 +75,35 @@ def test_an_ended_listing_records_its_status(store: Store) -> None:
 
 
 def test_batches_larger_than_a_chunk_and_duplicates_within_a_batch(store: Store) -> None:
-    batch = [listing(str(n)) for n in range(1, 1201)] + [listing("7", price="9.00")]
+    batch = [listing(str(n)) for n in range(1, 1201)] + [listing("7", price="9.00", site="ebay.com")]
     result = store.save_listings(batch, NOW)
     assert (result.listings, result.new_listings, result.new_hits) == (1200, 1200, 1200)
     with store.session() as session:
-        assert session.scalar(select(ListingRow.price).where(ListingRow.listing_id == "7")) == Decimal("9.00")
+        # The same item from a second site in the same batch: the first copy is the one stored.
+        seven = session.scalars(select(ListingRow).where(ListingRow.listing_id == "7")).one()
+        assert (seven.price, seven.site) == (Decimal("1500.00"), "ebay.fr")
+
+
+def test_the_same_item_on_another_country_site_is_no_price_change(store: Store) -> None:
+    store.save_listings([listing()], NOW)
+    later = NOW + timedelta(hours=6)
+    other_site = listing(price="1620.00", currency="USD", site="ebay.com", bid_count=18, seen_at=later)
+    assert store.save_listings([other_site], later).changes == 1  # the bids, not the price in dollars
+    with store.session() as session:
+        row = session.scalars(select(ListingRow)).one()
+        assert (row.price, row.currency, row.site, row.bid_count) == (
+            Decimal("1500.00"),
+            "EUR",
+            "ebay.fr",
+            18,
+        )
+
+
+def test_an_unreadable_price_keeps_the_known_one(store: Store) -> None:
+    store.save_listings([listing()], NOW)
+    assert store.save_listings([listing(price=None, currency=None)], NOW).changes == 0
+    with store.session() as session:
+        assert session.scalar(select(ListingRow.price)) == Decimal("1500.00")
 
 
 def test_a_failed_batch_leaves_stored_rows_untouched(store: Store) -> None:
@@ -91,3 +115,16 @@ def test_a_failed_batch_leaves_stored_rows_untouched(store: Store) -> None:
     with store.session() as session:
         assert session.scalar(select(ListingRow.price)) == Decimal("1500.00")
         assert session.scalar(select(func.count()).select_from(ListingChange)) == 0
+
+
+def test_a_batch_migration_that_rebuilds_listings_keeps_every_hit(store: Store) -> None:
+    """SQLite rebuilds a table by copy and drop; no foreign-key cascade may follow the drop."""
+    from alembic.operations import Operations
+    from sqlalchemy import Column, String
+
+    store.save_listings([listing("1"), listing("2")], NOW)
+    with store.engine.begin() as connection:
+        operations = Operations(MigrationContext.configure(connection))
+        with operations.batch_alter_table("listings", recreate="always") as batch:
+            batch.add_column(Column("note", String(20), nullable=True))
+    assert count(store, Hit) == 2

@@ -35,6 +35,8 @@ _LISTING_FIELDS = (
     "end_time",
     "status",
 )
+# What a listing looks like on one country site of a marketplace.
+_SITE_BOUND_FIELDS = ("site", "url", "title", "price", "currency", "price_is_range")
 # SQLite allows 32766 bound parameters; 500 rows of ~17 columns stays far below on every backend.
 CHUNK_SIZE = 500
 
@@ -56,7 +58,8 @@ class Store:
         self.url = url
         self.engine: Engine = create_engine(url)
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def upgrade(self) -> None:
@@ -77,15 +80,15 @@ class Store:
 
     def save_listings(self, listings: Sequence[Any], now: datetime) -> SaveResult:
         """Upsert listings by (marketplace, listing_id), record what changed, add their hits."""
-        latest = {}
+        unique: dict[tuple[str, str], ItemAdapter] = {}
         for item in listings:
             adapter = ItemAdapter(item)
-            latest[(adapter["marketplace"], adapter["listing_id"])] = adapter
-        result = SaveResult(listings=len(latest))
-        keys = sorted(latest)  # a fixed order keeps concurrent writers from deadlocking
+            unique.setdefault((adapter["marketplace"], adapter["listing_id"]), adapter)
+        result = SaveResult(listings=len(unique))
+        keys = sorted(unique)  # a fixed order keeps concurrent writers from deadlocking
         with self.session() as session:
             for start in range(0, len(keys), CHUNK_SIZE):
-                chunk = [latest[key] for key in keys[start : start + CHUNK_SIZE]]
+                chunk = [unique[key] for key in keys[start : start + CHUNK_SIZE]]
                 self._save_chunk(session, chunk, now, result)
         return result
 
@@ -97,7 +100,7 @@ class Store:
             {
                 "marketplace": item["marketplace"],
                 "listing_id": item["listing_id"],
-                **{name: item.get(name) for name in _LISTING_FIELDS},
+                **_listing_values(item, existing.get((item["marketplace"], item["listing_id"]))),
                 "first_seen": now,
                 "last_seen": now,
             }
@@ -118,7 +121,7 @@ class Store:
             if (before := existing.get(key)) is None:
                 result.new_listings += 1
             else:
-                changes += _changes(before, item, pks[key], now)
+                changes += _changes(before, _listing_values(item, before), pks[key], now)
             hits += [
                 {
                     "listing_pk": pks[key],
@@ -154,13 +157,22 @@ class Store:
             return run.id
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+def _sqlite_connect(connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide where transactions start (see _sqlite_begin).
+    connection.isolation_level = None
     cursor = connection.cursor()
     # WAL lets a digest read while a crawl writes; the timeout waits out the other writer.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
+    # Foreign keys stay unenforced on SQLite: a batch migration rebuilds a table by copying and
+    # dropping it, and enforced keys would cascade that drop into every hit and change.
     cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """One snapshot per transaction, taken with the write lock: the sqlite3 module would otherwise
+    run each SELECT on its own, and a digest could mark a change a crawl wrote between its reads."""
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _by_marketplace(chunk: Iterable[ItemAdapter]) -> dict[str, list[str]]:
@@ -192,10 +204,32 @@ def _primary_keys(session: Session, chunk: list[ItemAdapter]) -> dict[tuple[str,
     return pks
 
 
-def _changes(before: ListingRow, item: ItemAdapter, listing_pk: int, now: datetime) -> list[dict[str, Any]]:
+def _listing_values(item: ItemAdapter, before: ListingRow | None) -> dict[str, Any]:
+    """The values to store for a listing, given what is stored already."""
+    values = {name: item.get(name) for name in _LISTING_FIELDS}
+    if before is None:
+        return values
+    if before.site and values["site"] != before.site:
+        # eBay shows one item on every country site, priced in that site's currency: keep the
+        # site it was first stored from, so that each crawl's order of sites is not a "change".
+        for name in _SITE_BOUND_FIELDS:
+            values[name] = getattr(before, name)
+    if values["price"] is None:
+        # A price that could not be read this time is unknown, not removed.
+        values["price"], values["currency"], values["price_is_range"] = (
+            before.price,
+            before.currency,
+            before.price_is_range,
+        )
+    return values
+
+
+def _changes(
+    before: ListingRow, values: dict[str, Any], listing_pk: int, now: datetime
+) -> list[dict[str, Any]]:
     changes = []
     for name in TRACKED_FIELDS:
-        old, new = getattr(before, name), item.get(name)
+        old, new = getattr(before, name), values[name]
         if old != new and not (name == "end_time" and _display_drift(old, new)):
             changes.append(
                 {
