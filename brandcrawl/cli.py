@@ -13,7 +13,8 @@ from brandcrawl import __version__
 from brandcrawl.config import WatchConfig, WatchFileError, load_watch
 from brandcrawl.runs import pages_fetched
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# For cron and monitoring: 3 means the digest was written but some marketplace could not be checked.
+EXIT_OK, EXIT_USAGE, EXIT_UNHEALTHY = 0, 2, 3  # an unexpected error exits 1 with its traceback
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="brandcrawl",
         description="Watch auction and marketplace sites for handles and domains that carry your brands.",
+        epilog="Exit status: 0 all marketplaces checked; 3 the digest was written but some marketplace "
+        "was blocked, disallowed or broken (see its health section); 2 a usage or watch-file error; "
+        "1 the run itself failed.",
     )
     parser.add_argument("--version", action="version", version=f"brandcrawl {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -98,7 +102,7 @@ def _run(args: argparse.Namespace) -> int:
     results = crawl(watch, names, db_url=_db_url(args.db), settings=overrides, log_level=args.log_level)
     path = _write_digest(watch, _db_url(args.db), args.out or watch.digest.out_dir)
     _summarise(results, path)
-    return EXIT_OK
+    return _exit_status(results)
 
 
 def _digest(args: argparse.Namespace) -> int:
@@ -140,7 +144,7 @@ def _demo(args: argparse.Namespace) -> int:
         )
         path = _write_digest(watch, db_url, out / "digest")
     _summarise(results, path)
-    return EXIT_OK
+    return _exit_status(results)
 
 
 def crawl(
@@ -152,12 +156,18 @@ def crawl(
     spider_args: dict[str, Any] | None = None,
     log_level: str = "INFO",
 ) -> dict[str, dict[str, Any]]:
-    """Crawl the named marketplaces in this process; returns each crawl's stats."""
+    """Crawl the named marketplaces in this process; returns each crawl's stats.
+
+    A marketplace whose spider cannot start is recorded as a broken run, so the digest says so.
+    """
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "brandcrawl.settings")
     from scrapy.crawler import AsyncCrawlerProcess
     from scrapy.spiderloader import get_spider_loader
     from scrapy.utils.project import get_project_settings
 
+    clashing = sorted({"BRANDCRAWL_WATCH", "BRANDCRAWL_DB_URL"} & set(settings or {}))
+    if clashing:
+        raise UsageProblem(f"set {' and '.join(clashing)} with --watch and --db, not -s")
     project = get_project_settings()
     project.setdict({"BRANDCRAWL_WATCH": watch.path, "BRANDCRAWL_DB_URL": db_url, "LOG_LEVEL": log_level})
     project.setdict(settings or {}, priority="cmdline")
@@ -166,13 +176,50 @@ def crawl(
     if unknown:
         raise UsageProblem(f"no marketplace spider named {', '.join(unknown)} (known: {', '.join(known)})")
     process = AsyncCrawlerProcess(project)
-    crawlers = {}
-    for name in names:
-        crawler = process.create_crawler(name)
-        crawlers[name] = crawler
-        process.crawl(crawler, **(spider_args or {}))
+    crawlers = {name: process.create_crawler(name) for name in names}
+    tasks = {name: process.crawl(crawler, **(spider_args or {})) for name, crawler in crawlers.items()}
     process.start()
-    return {name: crawler.stats.get_stats() for name, crawler in crawlers.items()}
+    results = {}
+    for name, crawler in crawlers.items():
+        error = tasks[name].exception() if tasks[name].done() and not tasks[name].cancelled() else None
+        if error is None:
+            results[name] = crawler.stats.get_stats()
+        else:
+            results[name] = {"brandcrawl/run/status": "broken"}
+            _record_start_failure(db_url, name, error)
+    return results
+
+
+def _record_start_failure(db_url: str, name: str, error: BaseException) -> None:
+    from datetime import UTC, datetime
+
+    from brandcrawl.storage import Store
+
+    print(f"brandcrawl: {name} could not start: {error}", file=sys.stderr)
+    now = datetime.now(UTC)
+    store = Store(db_url)
+    try:
+        store.upgrade()
+        store.record_run(
+            spider=name,
+            started_at=now,
+            finished_at=now,
+            pages_fetched=0,
+            listings_seen=0,
+            hits=0,
+            new_hits=0,
+            errors=1,
+            status="broken",
+            detail=f"could not start: {error}",
+            finish_reason=None,
+        )
+    finally:
+        store.close()
+
+
+def _exit_status(results: dict[str, dict[str, Any]]) -> int:
+    healthy = all(stats.get("brandcrawl/run/status") == "ok" for stats in results.values())
+    return EXIT_OK if healthy else EXIT_UNHEALTHY
 
 
 def _write_digest(watch: WatchConfig, db_url: str, out_dir: str | Path) -> Path:

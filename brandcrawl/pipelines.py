@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
+from sqlalchemy.exc import SQLAlchemyError
 
 from brandcrawl.assets import extract_asset
 from brandcrawl.matching import BrandMatcher
@@ -73,14 +74,16 @@ class MatchPipeline:
         by_brand = {}
         candidates = [(listing["title"], "title")]
         asset_kind, asset = listing.get("asset_kind"), listing.get("asset")
-        official = set()
+        # An exclusion phrase in the title, or the brand's own asset on sale, rules the brand out
+        # whatever else the listing names.
+        ruled_out = self.matcher.excluded_brands(listing["title"])
         if asset_kind in ("domain", "handle") and asset:
             # After the title: an asset match is the stronger evidence and replaces the title's.
             candidates.append((asset, asset_kind))
-            official = self.matcher.official_brands(asset, asset_kind)
+            ruled_out |= self.matcher.official_brands(asset, asset_kind)
         for candidate, kind in candidates:
             for match in self.matcher.match(candidate, kind):
-                if match.brand in official:
+                if match.brand in ruled_out:
                     continue
                 by_brand[match.brand] = {
                     "brand": match.brand,
@@ -128,10 +131,18 @@ class StorePipeline:
             self.store.close()
 
     def flush(self) -> None:
+        """Write the buffer in one transaction; on failure keep it for the next try and count it."""
         if not self.buffer:
             return
-        batch, self.buffer = self.buffer, []
-        result = self.store.save_listings(batch, datetime.now(UTC))
+        try:
+            result = self.store.save_listings(self.buffer, datetime.now(UTC))
+        except SQLAlchemyError:
+            self.stats.inc_value("brandcrawl/db/errors")
+            logger.exception(
+                "could not store %d listings; they stay buffered for the next write", len(self.buffer)
+            )
+            return
+        self.buffer = []
         self.stats.inc_value("brandcrawl/db/flushes")
         self.stats.inc_value("brandcrawl/listings/stored", result.listings)
         self.stats.inc_value("brandcrawl/listings/new", result.new_listings)

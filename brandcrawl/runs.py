@@ -36,7 +36,11 @@ def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: 
     forbidden = stats.get("robotstxt/forbidden", 0)
     unexpected_empty = stats.get("brandcrawl/pages/unexpected_empty", 0)
     parse_errors = stats.get("brandcrawl/parse_errors", 0) + stats.get("spider_exceptions/count", 0)
+    db_errors = stats.get("brandcrawl/db/errors", 0)
     parsed = stats.get("brandcrawl/pages/parsed", 0)
+    listings = stats.get("brandcrawl/listings/seen", 0)
+    unpriced = stats.get("brandcrawl/listings/price_unparsed", 0)
+    sites = _per_site(stats)
 
     if challenges:
         return RunVerdict(
@@ -44,6 +48,8 @@ def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: 
         )
     if refused >= blocked_status_min and refused * 2 >= responses:
         return RunVerdict(BLOCKED, f"{refused} of {responses} answers were 403/429")
+    if shut := [site for site, counts in sites.items() if counts.get("refused") and not counts.get("parsed")]:
+        return RunVerdict(BLOCKED, f"{', '.join(shut)} refused every search (403/429)")
     if forbidden and not parsed:
         return RunVerdict(
             DISALLOWED, f"the site's robots.txt forbids the {forbidden} search pages we would fetch"
@@ -55,6 +61,15 @@ def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: 
         )
     if parse_errors:
         return RunVerdict(BROKEN, f"{parse_errors} parse errors")
+    if db_errors:
+        return RunVerdict(BROKEN, f"{db_errors} failed writes to the database")
+    if failed := {site: counts["failed"] for site, counts in sites.items() if counts.get("failed")}:
+        return RunVerdict(
+            BROKEN,
+            "search pages lost after retries: " + ", ".join(f"{n} on {site}" for site, n in failed.items()),
+        )
+    if listings >= 3 and unpriced * 2 > listings:
+        return RunVerdict(BROKEN, f"no readable price on {unpriced} of {listings} listings (layout change?)")
     if finish_reason not in (None, "finished"):
         return RunVerdict(BROKEN, f"the crawl stopped early: {finish_reason}")
     if not parsed:
@@ -64,6 +79,16 @@ def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: 
             DISALLOWED, f"robots.txt forbids {forbidden} of the search pages; the others were read"
         )
     return RunVerdict(OK, "")
+
+
+def _per_site(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """``brandcrawl/site/<domain>/<outcome>`` counters, by site."""
+    sites: dict[str, dict[str, int]] = {}
+    for key, value in stats.items():
+        if key.startswith("brandcrawl/site/"):
+            site, _, outcome = key.removeprefix("brandcrawl/site/").rpartition("/")
+            sites.setdefault(site, {})[outcome] = value
+    return sites
 
 
 class RunRecorder:
@@ -86,6 +111,8 @@ class RunRecorder:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         settings = self.crawler.settings
         stats = self.crawler.stats.get_stats()
+        if not stats.get("brandcrawl/searches"):
+            return  # `scrapy parse` or a spider that never searched: no run of the watch to record
         verdict = judge(stats, reason, settings.getint("BRANDCRAWL_BLOCKED_STATUS_MIN"))
         self.crawler.stats.set_value("brandcrawl/run/status", verdict.status)
         log = logger.info if verdict.status == OK else logger.warning

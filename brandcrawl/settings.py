@@ -12,6 +12,8 @@ NEWSPIDER_MODULE = "spiders"
 
 # --- Polite crawling -----------------------------------------------------------------------------
 ROBOTSTXT_OBEY = True  # default False, template True
+# default None (then the USER_AGENT setting): the rules a site writes for us, not for "Scrapy".
+ROBOTSTXT_USER_AGENT = "brandcrawl"
 CONCURRENT_REQUESTS_PER_DOMAIN = 1  # default 8, template 1
 DOWNLOAD_DELAY = 2  # default 0, template 1
 AUTOTHROTTLE_ENABLED = True  # default False

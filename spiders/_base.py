@@ -16,7 +16,10 @@ from urllib.parse import urlsplit
 import scrapy
 from parsel import Selector
 from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
 
 from brandcrawl.config import WatchConfig
 from brandcrawl.items import Listing
@@ -61,7 +64,7 @@ class SearchSpider(scrapy.Spider):
         self.requested_sites = sites
         self.requested_max_pages = max_pages
         self.requested_brand = brand
-        self.yielded: set[tuple[str | None, str]] = set()
+        self.yielded: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SearchSpider:
@@ -74,6 +77,10 @@ class SearchSpider(scrapy.Spider):
     def configure(self, watch: WatchConfig) -> None:
         table = watch.marketplaces.get(self.name)
         self.base_url = self.base_url or (table.base_url if table else None) or self.default_base_url
+        if self.base_url != self.default_base_url:
+            # A mirror or the replica: let the offsite filter accept its host too.
+            host = urlsplit(self.base_url.replace("{site}", "site")).hostname
+            self.allowed_domains = [*self.allowed_domains, *([host] if host else [])]
         self.sites = self._choose_sites(self.requested_sites or (table.sites if table else None))
         self.max_pages = int(self.requested_max_pages or watch.max_pages_for(self.name))
         if self.max_pages < 1:
@@ -108,10 +115,26 @@ class SearchSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for site in self.sites:
             for query in self.queries:
+                # Counted so the run recorder knows this is a watch crawl, not a `scrapy parse`.
+                self.crawler.stats.inc_value("brandcrawl/searches")
                 yield scrapy.Request(
                     self.search_url(site, query),
                     meta={"site": site.domain, "query": query, "page": 1},
+                    errback=self.search_failed,
                 )
+
+    def search_failed(self, failure: Failure) -> None:
+        """A search page that could not be had after retries: counted per site for the run's health."""
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            return  # robots.txt or the offsite filter; counted by Scrapy itself
+        request = failure.request  # type: ignore[attr-defined]
+        site = request.meta.get("site", "unknown")
+        status = failure.value.response.status if failure.check(HttpError) else None
+        outcome = "refused" if status in (403, 429) else "failed"
+        self.crawler.stats.inc_value(f"brandcrawl/site/{site}/{outcome}")
+        self.logger.warning(
+            "search page %s %s: %s", request.url, outcome, status or failure.getErrorMessage()
+        )
 
     def parse(self, response: Response) -> Iterator[Listing | scrapy.Request]:
         """A search results page: its listings, then the next page (``scrapy parse`` calls this)."""
@@ -127,20 +150,22 @@ class SearchSpider(scrapy.Spider):
         seen_at = datetime.now(UTC)
         listings = list(self.listings(response, site, seen_at))
         self.crawler.stats.inc_value("brandcrawl/pages/parsed")
+        self.crawler.stats.inc_value(f"brandcrawl/site/{site.domain}/parsed")
         if not listings and self.result_count(response) != 0:
             # A page that claims results (or does not say) but yields none: the markup changed.
             self.crawler.stats.inc_value("brandcrawl/pages/unexpected_empty")
             self.logger.error("no listing could be read on %s: has the page layout changed?", response.url)
         for listing in listings:
-            # The same listing often answers several queries (a brand and its alias): yield it once.
-            if (listing.site, listing.listing_id) not in self.yielded:
-                self.yielded.add((listing.site, listing.listing_id))
+            # The same listing answers several queries (a brand and its alias) and, on eBay, shows on
+            # every country site: yield it once.
+            if listing.listing_id not in self.yielded:
+                self.yielded.add(listing.listing_id)
                 yield listing
         page = response.meta.get("page", 1)
         next_url = self.next_page(response)
         if next_url and page < self.max_pages:
             meta = {"site": site.domain, "query": response.meta.get("query"), "page": page + 1}
-            yield response.follow(next_url, meta=meta)
+            yield response.follow(next_url, meta=meta, errback=self.search_failed)
 
     def is_blocked(self, response: TextResponse) -> bool:
         title = (response.css("title::text").get() or "").casefold()

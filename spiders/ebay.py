@@ -75,14 +75,7 @@ PLACEHOLDER_ITEM_ID = "123456"
 
 class EbaySpider(SearchSpider):
     name = "ebay"
-    allowed_domains: ClassVar[list[str]] = [
-        "ebay.com",
-        "ebay.fr",
-        "ebay.de",
-        "ebay.co.uk",
-        "127.0.0.1",
-        "localhost",
-    ]
+    allowed_domains: ClassVar[list[str]] = ["ebay.com", "ebay.fr", "ebay.de", "ebay.co.uk"]
     site_profiles: ClassVar[dict[str, Site]] = {
         "ebay.com": Site("ebay.com", "USD"),
         "ebay.fr": Site("ebay.fr", "EUR"),
@@ -108,10 +101,12 @@ class EbaySpider(SearchSpider):
         title = self._parse_title(card)
         url = self._parse_url(card, markup, response)
         listing_id = self._parse_listing_id(card, url)
-        if not title or title.casefold() in PLACEHOLDER_TITLES or listing_id in (None, PLACEHOLDER_ITEM_ID):
+        if not title or title.casefold() in PLACEHOLDER_TITLES or listing_id == PLACEHOLDER_ITEM_ID:
             return None
-        assert url is not None
-        assert listing_id is not None
+        if url is None or listing_id is None:
+            self.crawler.stats.inc_value("brandcrawl/parse_errors")
+            self.logger.error("a result card without a usable link on %s: %r", response.url, title)
+            return None
         return Listing(
             marketplace=self.name,
             site=site.domain,
@@ -137,6 +132,8 @@ class EbaySpider(SearchSpider):
             return None
         # Drop eBay's tracking parameters: the listing's address is its path.
         parts = urlsplit(response.urljoin(href))
+        if parts.scheme not in ("http", "https"):
+            return None  # a javascript: or data: link is no listing, and must not reach the digest
         return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
 
     @staticmethod

@@ -66,3 +66,27 @@ def test_demo_crawls_the_replica_and_writes_the_digest(tmp_path: Path) -> None:
     assert "La Pléiade" not in digest  # an exclusion in the demo watch file
     assert "ebay" in digest
     assert "ok" in digest
+
+
+def test_the_watch_and_database_are_not_scrapy_settings(tmp_path: Path, watch_path: Path, capsys) -> None:
+    arguments = ["run", "--watch", str(watch_path), "-s", f"BRANDCRAWL_DB_URL=sqlite:///{tmp_path}/other.db"]
+    assert main(arguments) == 2
+    assert "set BRANDCRAWL_DB_URL with --watch and --db, not -s" in capsys.readouterr().err
+
+
+def test_a_marketplace_that_cannot_start_is_a_broken_run_in_the_digest(tmp_path: Path) -> None:
+    watch = tmp_path / "watch.toml"
+    watch.write_text(
+        '[digest]\nsender = "x@example.org"\n[marketplaces.ebay]\nsites = ["ebay.it"]\n'
+        '[[brands]]\nname = "Gallimard"\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "brandcrawl.cli", "run", "--watch", str(watch), "--db", f"sqlite:///{tmp_path}/db",
+         "--out", str(tmp_path / "digest"), "--log-level", "ERROR"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert "ebay could not start: ebay: unknown site(s) ebay.it" in done.stderr
+    digest = next((tmp_path / "digest").glob("digest-*.txt")).read_text(encoding="utf-8")
+    assert "ebay: broken (could not start: ebay: unknown site(s) ebay.it" in digest

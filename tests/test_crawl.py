@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f
 from sqlalchemy import func, select
 
@@ -129,11 +130,16 @@ async def test_a_layout_change_is_a_broken_crawl(replica, watch_path: Path, db_u
     assert "layout" in run.detail
 
 
+@pytest.mark.parametrize(
+    "robots_txt",
+    ["User-agent: *\nDisallow: /\n", "User-agent: brandcrawl\nDisallow: /\n\nUser-agent: *\nAllow: /\n"],
+    ids=["everyone", "brandcrawl-by-name"],
+)
 @deferred_f_from_coro_f
-async def test_robots_txt_is_obeyed_and_said(watch_path: Path, db_url: str) -> None:
+async def test_robots_txt_is_obeyed_and_said(watch_path: Path, db_url: str, robots_txt: str) -> None:
     from brandcrawl.replica import ReplicaMarketplace
 
-    with ReplicaMarketplace(robots_txt="User-agent: *\nDisallow: /\n") as replica:
+    with ReplicaMarketplace(robots_txt=robots_txt) as replica:
         result = await crawl(
             EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
         )
@@ -175,3 +181,44 @@ async def test_one_brand_one_site(replica, watch_path: Path, db_url: str) -> Non
     assert {item.site for item in result.items} == {"ebay.fr"}
     assert all("_nkw=Gallimard" in path for path in replica.requests if path.startswith("/ebay"))
     assert not any("_pgn=2" in path for path in replica.requests)
+
+
+@deferred_f_from_coro_f
+async def test_search_pages_lost_after_retries_make_a_broken_crawl(
+    replica, watch_path: Path, db_url: str
+) -> None:
+    replica.throttle_status, replica.throttle_times = 500, 1000
+    result = await crawl(
+        EbaySpider, settings(watch_path, db_url, RETRY_TIMES=1), base_url=f"{replica.base_url}/{{site}}"
+    )
+    assert result.items == []
+    [run] = rows(db_url, CrawlRun)
+    assert run.status == "broken"
+    assert "lost after retries" in run.detail
+    assert "ebay.fr" in run.detail
+
+
+@deferred_f_from_coro_f
+async def test_a_failed_database_write_keeps_the_batch_and_says_broken(
+    replica, watch_path: Path, db_url: str, monkeypatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    real_save = Store.save_listings
+    failures = iter([OperationalError("INSERT", {}, Exception("database is locked"))])
+
+    def save_failing_once(self, listings, now):
+        if (error := next(failures, None)) is not None:
+            raise error
+        return real_save(self, listings, now)
+
+    monkeypatch.setattr(Store, "save_listings", save_failing_once)
+    result = await crawl(
+        EbaySpider,
+        settings(watch_path, db_url, BRANDCRAWL_DB_BATCH_SIZE=5),
+        base_url=f"{replica.base_url}/{{site}}",
+    )
+    assert result.stats["brandcrawl/db/errors"] == 1
+    assert count(db_url, ListingRow) == len(result.items), "the batch that failed was written later"
+    [run] = rows(db_url, CrawlRun)
+    assert (run.status, run.detail) == ("broken", "1 failed writes to the database")

@@ -69,3 +69,31 @@ def test_judge(crawl: dict[str, int], reason: str, status: str, detail: str) -> 
     verdict = judge(crawl, reason)
     assert verdict.status == status
     assert detail in verdict.detail
+
+
+@pytest.mark.parametrize(
+    ("extra", "status", "detail"),
+    [
+        pytest.param(
+            {"ebay.de/refused": 2}, "blocked", "ebay.de refused every search", id="one-site-refused"
+        ),
+        pytest.param(
+            {"ebay.de/failed": 2}, "broken", "lost after retries: 2 on ebay.de", id="one-site-failed"
+        ),
+        pytest.param({"ebay.com/failed": 1}, "broken", "1 on ebay.com", id="one-page-lost"),
+    ],
+)
+def test_judge_per_site(extra: dict[str, int], status: str, detail: str) -> None:
+    crawl = stats(pages=6, parsed=6)
+    crawl["brandcrawl/site/ebay.com/parsed"] = 6
+    crawl.update({f"brandcrawl/site/{key}": count for key, count in extra.items()})
+    verdict = judge(crawl, "finished")
+    assert verdict.status == status
+    assert detail in verdict.detail
+
+
+def test_judge_database_errors_and_unreadable_prices() -> None:
+    crawl = stats(pages=2, parsed=2)
+    assert judge({**crawl, "brandcrawl/db/errors": 1}, "finished").status == "broken"
+    unpriced = {**crawl, "brandcrawl/listings/seen": 10, "brandcrawl/listings/price_unparsed": 6}
+    assert "no readable price on 6 of 10" in judge(unpriced, "finished").detail

@@ -135,6 +135,11 @@ class BrandMatcher:
                 matches.append(found)
         return matches
 
+    def excluded_brands(self, text: str) -> set[str]:
+        """The brands one of whose exclusion phrases ``text`` contains."""
+        folded = label(text)
+        return {w.brand.name for w in self._brands if any(phrase in folded for phrase in w.exclusions)}
+
     def official_brands(self, candidate: str, kind: str) -> set[str]:
         """The brands whose own domain or handle ``candidate`` is: such listings are never reported."""
         return {w.brand.name for w in self._brands if self._is_official(w, candidate, kind)}
