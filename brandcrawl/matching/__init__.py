@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from brandcrawl.config import Brand, WatchConfig
@@ -134,6 +134,12 @@ class BrandMatcher:
             if found := finder(watched, candidate, kind, folded, origin):
                 matches.append(found)
         return matches
+
+    def match_many(self, candidates: Iterable[str], kind: str) -> Iterator[tuple[int, list[Match]]]:
+        """The bulk path (feeds of a million names): ``(index, matches)`` for each candidate that hits."""
+        for index, candidate in enumerate(candidates):
+            if matches := self.match(candidate, kind):
+                yield index, matches
 
     def excluded_brands(self, text: str) -> set[str]:
         """The brands one of whose exclusion phrases ``text`` contains."""
