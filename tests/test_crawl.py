@@ -58,7 +58,6 @@ async def test_a_crawl_finds_the_brand_abuse_and_stores_it(replica, watch_path: 
     assert stats["finish_reason"] == "finished"
     assert stats["brandcrawl/run/status"] == "ok"
     hits = sum(len(item.matches) for item in result.items)  # one per listing and brand
-    assert any(len(item.matches) == 2 for item in result.items), "a listing naming both brands"
     assert stats["brandcrawl/hits/matched"] == len(result.items)
     assert stats["brandcrawl/hits/new"] == hits
     assert stats["brandcrawl/listings/seen"] > len(result.items)  # non-matching listings are dropped

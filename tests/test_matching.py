@@ -47,7 +47,7 @@ def test_label_folds_accents_case_and_punctuation(written: str, expected: str) -
         ("x:gallimard", "handle", "Gallimard", "gallimard"),
         ("@the.gallimard", "handle", "Gallimard", "gallimard"),
         ("folio-shop.net", "domain", "Folio", "folio"),
-        ("foliostore.com", "domain", "Folio", "foliostore"),
+        ("foliostore.com", "domain", "Folio", "folio"),
         ("instagram:folio_officiel", "handle", "Folio", "folio"),
         ("la-poste.fr", "domain", "La Poste", "la-poste"),
         ("la_poste", "handle", "La Poste", "la_poste"),

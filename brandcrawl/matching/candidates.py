@@ -1,0 +1,101 @@
+"""What part of a domain, handle or title can carry a brand, as text mapped back to the candidate."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import idna
+
+from brandcrawl.matching.text import Folded, fold
+
+# Second-level labels under a country code that belong to the suffix (gallimard.co.uk, .com.au).
+SECOND_LEVEL = frozenset("co com org net gov gouv ac edu ltd plc asso nom me".split())
+WWW = re.compile(r"^w{2,3}\d*$")
+URL_PARTS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?(?P<host>[^/:?#]*)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Region:
+    """The text a brand is looked for in, folded, with where each of its characters came from."""
+
+    folded: Folded
+    sources: tuple[tuple[int, int], ...]  # span in the candidate of each character of folded.original
+    decoded: tuple[tuple[str, str], ...] = ()  # punycode labels and what they read as
+    platform: str | None = None
+    host: str = ""  # a domain's whole host, lower-cased, without www
+
+    def candidate_span(self, text_start: int, text_end: int) -> tuple[int, int]:
+        start, end = self.folded.original_span(text_start, text_end)
+        return self.sources[start][0], self.sources[end - 1][1]
+
+
+def domain_region(candidate: str) -> Region:
+    """The labels of a domain before its public suffix, punycode decoded, ``www`` left out."""
+    host = URL_PARTS.match(candidate.strip())
+    host_text = host.group("host") if host else candidate
+    offset = host.start("host") if host else 0
+    labels, position = [], offset
+    for raw in host_text.split("."):
+        labels.append((raw, position))
+        position += len(raw) + 1
+    labels = [(raw, start) for raw, start in labels if raw]
+    while len(labels) > 2 and WWW.match(labels[0][0].lower()):
+        labels = labels[1:]
+    host_name = ".".join(raw for raw, _ in labels).lower()
+    labels = labels[: _suffix_start(labels)]
+    pieces, sources, decoded = [], [], []
+    for number, (raw, start) in enumerate(labels):
+        if number:
+            pieces.append(".")
+            sources.append((start - 1, start))
+        text = _decode(raw)
+        if text != raw:
+            decoded.append((raw, text))
+            sources.extend([(start, start + len(raw))] * len(text))
+        else:
+            sources.extend((start + index, start + index + 1) for index in range(len(raw)))
+        pieces.append(text)
+    return Region(fold("".join(pieces)), tuple(sources), tuple(decoded), host=host_name)
+
+
+def handle_region(candidate: str) -> Region:
+    """A handle, with or without ``@``, and an optional ``platform:`` in front."""
+    platform, colon, handle = candidate.rpartition(":")
+    offset = len(platform) + len(colon)
+    return Region(
+        fold(handle),
+        tuple((offset + index, offset + index + 1) for index in range(len(handle))),
+        platform=platform.lower() or None,
+    )
+
+
+def title_region(candidate: str) -> Region:
+    return Region(fold(candidate), tuple((index, index + 1) for index in range(len(candidate))))
+
+
+REGIONS = {"domain": domain_region, "handle": handle_region, "title": title_region}
+
+
+def _suffix_start(labels: list[tuple[str, int]]) -> int:
+    """How many labels come before the public suffix (at least one is kept)."""
+    if len(labels) <= 1:
+        return len(labels)
+    keep = len(labels) - 1
+    if len(labels) > 2 and len(labels[-1][0]) == 2 and labels[-2][0].lower() in SECOND_LEVEL:
+        keep -= 1
+    return keep
+
+
+def _decode(label: str) -> str:
+    if not label.lower().startswith("xn--"):
+        return label
+    try:
+        return idna.decode(label)
+    except (idna.IDNAError, UnicodeError):
+        pass
+    try:
+        # Registries refuse some labels IDNA 2008 rejects, but a listing can still show them.
+        return label[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        return label  # not punycode at all: matched as written

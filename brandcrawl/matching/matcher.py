@@ -1,0 +1,399 @@
+"""BrandMatcher: does a domain, handle or listing title carry a watched brand, and why."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import combinations, pairwise
+
+import ahocorasick
+from rapidfuzz.distance import OSA
+
+from brandcrawl.config import Brand, WatchConfig
+from brandcrawl.matching import explain, words
+from brandcrawl.matching.candidates import REGIONS, Region
+from brandcrawl.matching.text import label, skeleton_of
+
+logger = logging.getLogger(__name__)
+
+KINDS = tuple(REGIONS)
+PLURALS = frozenset({"s", "es", "x"})
+# Typos only for labels long enough that one changed letter still reads as the brand.
+MIN_TYPO_LENGTH = 4
+TWO_TYPOS_LENGTH = 8
+# The letters a typo can bring in, on the skeleton ("i" reads as "l" there).
+TYPO_ALPHABET = "abcdefghjklmnopqrstuvwxyz0123456789"
+# A title word before or after the brand that makes it a passing mention, not what is sold.
+PASSING_BEFORE = frozenset(
+    """for pour with avec via compatible like comme style type genre fits fit pay payer paiement payment
+    par""".split()
+)
+PASSING_AFTER = frozenset(
+    "accepted accepte acceptee acceptes acceptees payment paiement compatible style".split()
+)
+# Words that end a domain written in a title (the TLD), not words around the brand.
+TITLE_TLDS = frozenset("com net org info biz io co fr de uk eu shop store online site app".split())
+
+
+@dataclass(frozen=True)
+class Match:
+    brand: str  # as the user wrote it in the watch file
+    rule: str  # exact, separators, homoglyph, idn or typo; "+affix" when words were added
+    span: tuple[int, int]  # in the candidate as given
+    matched: str
+    score: float
+    explanation: str
+
+
+@dataclass(frozen=True)
+class _Label:
+    brand: int
+    written: str
+    text: str
+    skeleton: str
+    edits: int
+
+
+@dataclass(frozen=True)
+class _Watched:
+    brand: Brand
+    exclusions: tuple[str, ...]
+    official_domains: frozenset[str]
+    official_handles: frozenset[tuple[str | None, str]]
+    affixes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Occurrence:
+    label: _Label
+    start: int  # in the region's folded text
+    end: int
+    distance: int
+
+
+class BrandMatcher:
+    """Finds watched brands and their disguises; built once per watch-list, shared by the pipeline,
+    the digest and the ``brandcrawl match`` command."""
+
+    def __init__(self, brands: Iterable[Brand]) -> None:
+        self._watched = [_prepare(brand) for brand in brands]
+        self._labels: list[_Label] = []
+        for index, watched in enumerate(self._watched):
+            seen: set[str] = set()
+            for written in (watched.brand.name, *watched.brand.aliases):
+                text = label(written)
+                if not text or text in seen:
+                    continue
+                seen.add(text)
+                if len(text) < 3:
+                    logger.warning("brand %r folds to %r: too short to match reliably", written, text)
+                edits = _edits(text, watched.brand.common_word)
+                self._labels.append(_Label(index, written, text, skeleton_of(text), edits))
+        self._label_texts = frozenset(lab.text for lab in self._labels)
+        self._exact = ahocorasick.Automaton()
+        for number, lab in enumerate(self._labels):
+            self._exact.add_word(lab.skeleton, (*self._exact.get(lab.skeleton, ()), number))
+        if self._labels:
+            self._exact.make_automaton()
+        self._one_typo: dict[str, tuple[int, ...]] = {}
+        self._two_typos: dict[str, tuple[int, ...]] = {}
+        for number, lab in enumerate(self._labels):
+            if lab.edits >= 1:
+                for variant in _one_edit(lab.skeleton):
+                    self._one_typo[variant] = (*self._one_typo.get(variant, ()), number)
+            if lab.edits >= 2:
+                for variant in _deletions(lab.skeleton, 2):
+                    self._two_typos[variant] = (*self._two_typos.get(variant, ()), number)
+
+    @classmethod
+    def from_names(cls, names: Iterable[str]) -> BrandMatcher:
+        return cls(Brand(name=name) for name in names)
+
+    @classmethod
+    def from_watch(cls, config: WatchConfig) -> BrandMatcher:
+        return cls(config.brands)
+
+    def match(self, candidate: str, kind: str) -> list[Match]:
+        """Every watched brand ``candidate`` carries: a domain, a handle (``@name`` or
+        ``platform:name``) or a listing title. The best match per brand, strongest first."""
+        if kind not in REGIONS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        region = REGIONS[kind](candidate)
+        if not region.folded.text:
+            return []
+        by_brand: dict[int, list[_Occurrence]] = {}
+        for occurrence in self._occurrences(region):
+            by_brand.setdefault(occurrence.label.brand, []).append(occurrence)
+        matches = []
+        for brand_index, occurrences in by_brand.items():
+            watched = self._watched[brand_index]
+            if any(phrase in region.folded.text for phrase in watched.exclusions):
+                continue
+            if kind != "title" and _is_official(watched, region, kind):
+                continue
+            occurrences.sort(key=lambda o: (o.distance, o.end - o.start != len(o.label.text), o.start))
+            for occurrence in occurrences:
+                if found := self._accept(region, occurrence, kind, candidate):
+                    matches.append(found)
+                    break
+        return sorted(matches, key=lambda m: -m.score)
+
+    def match_many(self, candidates: Iterable[str], kind: str) -> Iterator[tuple[int, list[Match]]]:
+        """The bulk path (feeds of a million names): ``(index, matches)`` for each candidate that hits."""
+        for index, candidate in enumerate(candidates):
+            if matches := self.match(candidate, kind):
+                yield index, matches
+
+    def excluded_brands(self, text: str) -> set[str]:
+        """The brands one of whose exclusion phrases ``text`` contains."""
+        folded = label(text)
+        return {w.brand.name for w in self._watched if any(phrase in folded for phrase in w.exclusions)}
+
+    def official_brands(self, candidate: str, kind: str) -> set[str]:
+        """The brands whose own domain or handle ``candidate`` is: such listings are never reported."""
+        if kind not in ("domain", "handle"):
+            return set()
+        region = REGIONS[kind](candidate)
+        return {w.brand.name for w in self._watched if _is_official(w, region, kind)}
+
+    def _occurrences(self, region: Region) -> Iterator[_Occurrence]:
+        folded = region.folded
+        if self._labels:
+            for end, numbers in self._exact.iter(folded.skeleton):
+                for number in numbers:
+                    lab = self._labels[number]
+                    start, stop = folded.text_span(end + 1 - len(lab.skeleton), end + 1)
+                    yield _Occurrence(lab, start, stop, 0)
+        if not (self._one_typo or self._two_typos):
+            return
+        for start, end in _words(folded.starts, len(folded.text)):
+            token = folded.text[start:end]
+            if len(token) < MIN_TYPO_LENGTH - 1:
+                continue
+            token_skeleton = skeleton_of(token)
+            candidates = set(self._one_typo.get(token_skeleton, ()))
+            if self._two_typos and len(token_skeleton) >= TWO_TYPOS_LENGTH - 2:
+                for variant in _deletions(token_skeleton, 2):
+                    candidates.update(self._two_typos.get(variant, ()))
+            for number in candidates:
+                lab = self._labels[number]
+                distance = OSA.distance(lab.skeleton, token_skeleton, score_cutoff=lab.edits)
+                if 0 < distance <= lab.edits:
+                    yield _Occurrence(lab, start, end, distance)
+
+    def _accept(self, region: Region, occurrence: _Occurrence, kind: str, candidate: str) -> Match | None:
+        """The product rule for one place a brand's label (or a variant) appears; None if not a hit."""
+        folded, lab = region.folded, occurrence.label
+        watched = self._watched[lab.brand]
+        common = watched.brand.common_word
+        start, end = occurrence.start, occurrence.end
+        word_start, word_end = folded.word_bounds(start, end)
+        left, right = folded.text[word_start:start], folded.text[end:word_end]
+        written = folded.text[start:end]
+        if occurrence.distance and (written in self._label_texts or words.is_word(written, words.TYPO_WORD)):
+            return None  # another watched brand, or an ordinary word: not a typo
+        if left or right:
+            whole = folded.text[word_start:word_end]
+            if whole != lab.text and words.is_word(whole, words.IN_WORD):
+                return None  # inside a longer word: tuberose, unfree, pineapple
+            vocabulary = words.COMMERCE_AFFIXES | watched.affixes
+            if not self._affix(region, word_start, start, left, common, vocabulary):
+                return None
+            if not (right in PLURALS or self._affix(region, end, word_end, right, common, vocabulary)):
+                return None
+        if common and not self._common_word_context(region, kind, word_start, word_end, watched):
+            return None
+        span = region.candidate_span(start, end)
+        if kind == "title" and (
+            _passing_mention(candidate, span) or _names_official(watched, candidate, span)
+        ):
+            return None
+        if kind != "title":
+            # Other words of the domain or handle are added words too: gallimard-shop, the.gallimard.
+            before = [folded.text[a:b] for a, b in _words(folded.starts, len(folded.text)) if b <= word_start]
+            after = [folded.text[a:b] for a, b in _words(folded.starts, len(folded.text)) if a >= word_end]
+            left = "-".join([*before, left] if left else before)
+            right = "-".join([right, *after] if right else after)
+        return _describe(region, occurrence, left, right, span, candidate, watched)
+
+    @staticmethod
+    def _affix(
+        region: Region, start: int, end: int, text: str, common: bool, vocabulary: frozenset[str]
+    ) -> bool:
+        if not text:
+            return True
+        original = region.folded.original[slice(*region.folded.original_span(start, end))]
+        if original.isdigit():
+            return not common  # "gallimard2024" yes, "apple2" no
+        if common:
+            return _splits_into(text, vocabulary)
+        return words.splits_into_words(text, vocabulary)
+
+    @staticmethod
+    def _common_word_context(
+        region: Region, kind: str, word_start: int, word_end: int, watched: _Watched
+    ) -> bool:
+        """A common-word brand stands with nothing but commerce words around it (apple-store, not
+        apple-tree), and in a title only inside a domain or handle written there."""
+        folded = region.folded
+        vocabulary = words.COMMERCE_AFFIXES | watched.affixes
+        if kind == "title":
+            original_start, original_end = folded.original_span(word_start, word_end)
+            left = folded.original.rfind(" ", 0, original_start) + 1
+            right = folded.original.find(" ", original_end)
+            token = folded.original[left : right if right != -1 else len(folded.original)]
+            if not any(mark in token for mark in "@./") or token.endswith("."):
+                return False
+            lowered = label(token.rsplit(".", 1)[0] if "." in token else token)
+            return _splits_into_around(lowered, folded.text[word_start:word_end], vocabulary)
+        others = [
+            folded.text[a:b]
+            for a, b in _words(folded.starts, len(folded.text))
+            if b <= word_start or a >= word_end
+        ]
+        return all(other.isdigit() or _splits_into(other, vocabulary) for other in others)
+
+
+def _prepare(brand: Brand) -> _Watched:
+    return _Watched(
+        brand=brand,
+        exclusions=tuple(filter(None, (label(phrase) for phrase in brand.exclusions))),
+        official_domains=frozenset(d.lower().removeprefix("www.") for d in brand.official_domains),
+        official_handles=frozenset((h.platform, label(h.handle)) for h in brand.official_handles),
+        affixes=frozenset(label(affix) for affix in getattr(brand, "affixes", ())),
+    )
+
+
+def _edits(text: str, common_word: bool) -> int:
+    if common_word or len(text) < MIN_TYPO_LENGTH:
+        return 0
+    return 2 if len(text) >= TWO_TYPOS_LENGTH else 1
+
+
+def _one_edit(word: str) -> set[str]:
+    variants = {word[:i] + word[i + 1 :] for i in range(len(word))}
+    variants |= {word[:i] + word[i + 1] + word[i] + word[i + 2 :] for i in range(len(word) - 1)}
+    for i in range(len(word) + 1):
+        for letter in TYPO_ALPHABET:
+            variants.add(word[:i] + letter + word[i:])
+            if i < len(word):
+                variants.add(word[:i] + letter + word[i + 1 :])
+    variants.discard(word)
+    return variants
+
+
+def _deletions(word: str, most: int) -> set[str]:
+    found = {word}
+    for count in range(1, most + 1):
+        for positions in combinations(range(len(word)), count):
+            found.add("".join(char for i, char in enumerate(word) if i not in positions))
+    return found
+
+
+def _is_official(watched: _Watched, region: Region, kind: str) -> bool:
+    if kind == "domain":
+        return any(
+            region.host == domain or region.host.endswith("." + domain) for domain in watched.official_domains
+        )
+    if kind == "handle":
+        key = region.folded.text
+        return (None, key) in watched.official_handles or (region.platform, key) in watched.official_handles
+    return False
+
+
+def _words(starts: frozenset[int], length: int) -> Iterator[tuple[int, int]]:
+    """The (start, end) of each word of a folded text."""
+    bounds = sorted({*starts, length})
+    for start, end in pairwise(bounds):
+        if start < end:
+            yield start, end
+
+
+def _splits_into(text: str, vocabulary: frozenset[str]) -> bool:
+    if not text:
+        return True
+    return any(text.startswith(word) and _splits_into(text[len(word) :], vocabulary) for word in vocabulary)
+
+
+def _splits_into_around(token: str, brand_word: str, vocabulary: frozenset[str]) -> bool:
+    position = token.find(brand_word)
+    if position == -1:
+        return False
+    return _splits_into(token[:position], vocabulary) and _splits_into(
+        token[position + len(brand_word) :], vocabulary | TITLE_TLDS
+    )
+
+
+def _names_official(watched: _Watched, candidate: str, span: tuple[int, int]) -> bool:
+    """In a title, the brand sits in one of its own domains, or in a handle it owns on every
+    platform (a title does not say which platform a bare @name is on)."""
+    start = candidate.rfind(" ", 0, span[0]) + 1
+    end = candidate.find(" ", span[1])
+    word = candidate[start : end if end != -1 else len(candidate)].strip(".,;:!?()[]\"'").lower()
+    host = word.split("//", 1)[-1].split("/", 1)[0].removeprefix("www.")
+    if any(host == domain or host.endswith("." + domain) for domain in watched.official_domains):
+        return True
+    return (None, label(word)) in watched.official_handles
+
+
+def _passing_mention(candidate: str, span: tuple[int, int]) -> bool:
+    before = candidate[: span[0]].split()
+    after = candidate[span[1] :].split()
+    previous = label(before[-1]) if before else ""
+    following = label(after[0]) if after else ""
+    return previous in PASSING_BEFORE or following in PASSING_AFTER
+
+
+def _describe(
+    region: Region,
+    occurrence: _Occurrence,
+    left: str,
+    right: str,
+    span: tuple[int, int],
+    candidate: str,
+    watched: _Watched,
+) -> Match:
+    folded, lab = region.folded, occurrence.label
+    matched = candidate[span[0] : span[1]]
+    written = folded.text[occurrence.start : occurrence.end]
+    inner_separator = any(occurrence.start < s < occurrence.end for s in folded.starts)
+    look_alikes = explain.look_alikes(matched)
+    decoded = [f"{raw} reads {text}" for raw, text in region.decoded if raw in matched]
+    if occurrence.distance:
+        rule, detail = "typo", explain.typo(lab.text, written)
+        score = 0.85 if occurrence.distance == 1 else 0.75
+    elif decoded:
+        rule, detail, score = "idn", "; ".join([*decoded, *look_alikes]), 0.95
+    elif look_alikes or written != lab.text:
+        differences = look_alikes or explain.look_alike_letters(lab.text, written)
+        rule, detail, score = "homoglyph", ", ".join(differences), 0.95
+    elif inner_separator:
+        rule, detail, score = "separators", f"written {matched!r}", 0.95
+    else:
+        rule, detail, score = "exact", "", 1.0
+    if rule == "exact":
+        explanation = f"is {lab.written!r}"
+    else:
+        name = {
+            "typo": "typo",
+            "idn": "IDN homograph",
+            "homoglyph": "homoglyph",
+            "separators": "split spelling",
+        }
+        explanation = f"{name[rule]} of {lab.written}: {detail}"
+    if left or right:
+        added = " and ".join(
+            f"{part!r} {where}" for part, where in ((left, "before"), (right, "after")) if part
+        )
+        explanation = f"{explanation}, with {added}" if rule != "exact" else f"{lab.written} with {added}"
+        rule += "+affix"
+        score *= 0.85 if watched.brand.common_word else 0.9
+    return Match(
+        brand=watched.brand.name,
+        rule=rule,
+        span=span,
+        matched=matched,
+        score=round(score, 3),
+        explanation=explanation,
+    )

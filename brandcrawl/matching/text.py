@@ -1,0 +1,151 @@
+"""Folding text into comparable letters, remembering where each one came from.
+
+Two views of a candidate are compared with a brand:
+- ``text``: letters as a reader sees them (accents folded, look-alike scripts and leetspeak read as
+  Latin), used for words, affixes and typos;
+- ``skeleton``: ``text`` with the look-alikes a reader cannot tell apart merged (``i``/``l``,
+  ``rn``/``m``, ``vv``/``w``), used to find the brand.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+
+# Leetspeak, read only next to a letter: "ga11imard" is gallimard, "2024" stays a number.
+LEET = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
+# Symbols read as letters between letters ("g@llimard"); elsewhere they separate words.
+LEET_SYMBOLS = {"@": "a", "$": "s", "!": "l", "|": "l"}
+# Pairs a reader takes for one letter, and letters a reader takes for each other.
+SKELETON_PAIRS = (("rn", "m"), ("vv", "w"))
+SKELETON_LETTERS = str.maketrans({"i": "l"})
+
+
+@dataclass(frozen=True)
+class Folded:
+    """A candidate folded for matching; indexes map back to the original string."""
+
+    original: str
+    text: str
+    origin: tuple[int, ...]  # original index of each text character
+    starts: frozenset[int]  # text indexes where a word starts (a separator or the start before it)
+    skeleton: str
+    skeleton_to_text: tuple[int, ...]  # text index of each skeleton character, plus len(text)
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """The span of the original string behind ``text[start:end]``."""
+        return self.origin[start], self.origin[end - 1] + 1
+
+    def text_span(self, start: int, end: int) -> tuple[int, int]:
+        """The span of ``text`` behind ``skeleton[start:end]``."""
+        return self.skeleton_to_text[start], self.skeleton_to_text[end]
+
+    def word_bounds(self, start: int, end: int) -> tuple[int, int]:
+        """Where the words holding ``text[start:end]`` begin and end."""
+        left = max((s for s in self.starts if s <= start), default=0)
+        right = min((s for s in self.starts if s >= end), default=len(self.text))
+        return left, right
+
+
+@cache
+def confusable_latin() -> dict[str, str]:
+    """Characters that look like a Latin letter or digit (Unicode TR39 data) → that letter."""
+    data = json.loads(files("confusable_homoglyphs").joinpath("confusables.json").read_text(encoding="utf-8"))
+    table: dict[str, str] = {}
+    for latin in "abcdefghijklmnopqrstuvwxyz0123456789":
+        for key in (latin, latin.upper()):
+            for entry in data.get(key, ()):
+                char = entry["c"]
+                if len(char) == 1 and not char.isascii():
+                    table.setdefault(char, latin)
+    return table
+
+
+@cache
+def fold_char(char: str) -> str | None:
+    """Lower-case Latin letters and digits for one character; "" for a mark; None for a separator."""
+    if char.isascii():
+        lowered = char.lower()
+        return lowered if lowered.isalnum() else None
+    if latin := confusable_latin().get(char):
+        return latin
+    kept = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    kept = kept.casefold()
+    if kept and all(c.isascii() and c.isalnum() for c in kept):
+        return kept  # é → e, æ → ae, ß → ss
+    if unicodedata.combining(char):
+        return ""
+    return None
+
+
+def fold(original: str) -> Folded:
+    """Fold ``original`` into ``text`` and ``skeleton`` (see the module docstring)."""
+    pieces = [(index, char, fold_char(char)) for index, char in enumerate(original)]
+    chars: list[str] = []
+    origin: list[int] = []
+    starts: set[int] = {0}
+    for position, (index, char, folded) in enumerate(pieces):
+        if folded is None and char in LEET_SYMBOLS and _letter_on_both_sides(pieces, position):
+            folded = LEET_SYMBOLS[char]
+        elif folded is not None and folded in LEET and _letter_beside(pieces, position):
+            folded = LEET[folded]
+        if folded is None:
+            starts.add(len(chars))
+            continue
+        for letter in folded:
+            chars.append(letter)
+            origin.append(index)
+    text = "".join(chars)
+    skeleton, skeleton_to_text = _skeleton(text)
+    return Folded(original, text, tuple(origin), frozenset(starts), skeleton, skeleton_to_text)
+
+
+def label(written: str) -> str:
+    """A brand's label: ``société générale`` → ``societegenerale``, ``l'oréal`` → ``loreal``."""
+    return fold(written).text
+
+
+def skeleton_of(text: str) -> str:
+    return _skeleton(text)[0]
+
+
+def _skeleton(text: str) -> tuple[str, tuple[int, ...]]:
+    merged = text.translate(SKELETON_LETTERS)
+    out: list[str] = []
+    to_text: list[int] = []
+    index = 0
+    while index < len(merged):
+        for pair, letter in SKELETON_PAIRS:
+            if merged.startswith(pair, index):
+                out.append(letter)
+                to_text.append(index)
+                index += len(pair)
+                break
+        else:
+            out.append(merged[index])
+            to_text.append(index)
+            index += 1
+    to_text.append(len(text))
+    return "".join(out), tuple(to_text)
+
+
+def _is_letter(piece: tuple[int, str, str | None]) -> bool:
+    folded = piece[2]
+    return bool(folded) and folded.isalpha()
+
+
+def _letter_beside(pieces: list[tuple[int, str, str | None]], position: int) -> bool:
+    return (position > 0 and _is_letter(pieces[position - 1])) or (
+        position + 1 < len(pieces) and _is_letter(pieces[position + 1])
+    )
+
+
+def _letter_on_both_sides(pieces: list[tuple[int, str, str | None]], position: int) -> bool:
+    return (
+        0 < position < len(pieces) - 1
+        and _is_letter(pieces[position - 1])
+        and _is_letter(pieces[position + 1])
+    )
