@@ -72,6 +72,28 @@ def _parser() -> argparse.ArgumentParser:
     digest.add_argument("--out", help="digest folder (default: the watch file's digest.out_dir)")
     digest.set_defaults(handler=_digest)
 
+    match = commands.add_parser(
+        "match",
+        help="test a watch-list: which texts carry a watched brand, and why",
+        description="Match domains, handles or listing titles against the watch-list and print one line "
+        "per input: the text, then each brand found with its rule, score and explanation (or '-'). Texts "
+        "come from the arguments or, without any, from standard input, one per line (streamed: fine "
+        "on a million-line drop list).",
+    )
+    brands = match.add_mutually_exclusive_group(required=True)
+    brands.add_argument("--watch", help="the watch file (TOML) whose brands to use")
+    brands.add_argument("--brand", action="append", metavar="NAME", help="a brand to look for (repeatable)")
+    match.add_argument(
+        "--kind",
+        choices=["auto", "domain", "handle", "title"],
+        default="auto",
+        help="what the texts are (default auto: a title if it has a space, a handle if it starts with @ "
+        "or 'platform:', else a domain if it has a dot, else a handle)",
+    )
+    match.add_argument("--hits-only", action="store_true", help="print only the texts that carry a brand")
+    match.add_argument("texts", nargs="*", metavar="TEXT")
+    match.set_defaults(handler=_match)
+
     demo = commands.add_parser(
         "demo",
         help="offline demo: crawl the bundled replica marketplace and write a digest",
@@ -110,6 +132,35 @@ def _digest(args: argparse.Namespace) -> int:
     path = _write_digest(watch, _db_url(args.db), args.out or watch.digest.out_dir)
     print(f"digest written to {path}")
     return EXIT_OK
+
+
+def _match(args: argparse.Namespace) -> int:
+    from brandcrawl.matching import BrandMatcher
+
+    matcher = (
+        BrandMatcher.from_watch(load_watch(args.watch)) if args.watch else BrandMatcher.from_names(args.brand)
+    )
+    texts = args.texts or (line.rstrip("\r\n") for line in sys.stdin)
+    out = sys.stdout
+    for text in texts:
+        if not text.strip():
+            continue
+        matches = matcher.match(text.strip(), args.kind if args.kind != "auto" else guess_kind(text.strip()))
+        if matches:
+            found = " | ".join(f"{m.brand} ({m.rule}, {m.score:.2f}): {m.explanation}" for m in matches)
+            out.write(f"{text}\t{found}\n")
+        elif not args.hits_only:
+            out.write(f"{text}\t-\n")
+    out.flush()
+    return EXIT_OK
+
+
+def guess_kind(text: str) -> str:
+    if " " in text:
+        return "title"
+    if text.startswith("@") or (":" in text and "://" not in text):
+        return "handle"
+    return "domain" if "." in text else "handle"
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -66,6 +66,8 @@ class Brand:
     exclusions: tuple[str, ...] = ()
     recipients: tuple[str, ...] = ()
     common_word: bool = False
+    # Words that, beside a common-word brand, make it the brand (besides the built-in commerce words).
+    affixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -346,6 +348,7 @@ class _Reader:
             "exclusions": self.strings,
             "recipients": functools.partial(self.strings, check=self.address),
             "common_word": self.boolean,
+            "affixes": self.strings,
         }
         found = self.fields(value, key, checks, "a table ([[brands]])")
         if "name" not in found:

@@ -229,7 +229,7 @@ def test_unknown_key_suggests_the_closest_one():
 
     assert str(info.value) == (
         "watch.toml: brands[0].recipent: unknown key (allowed: name, aliases, official_domains,"
-        " official_handles, exclusions, recipients, common_word); did you mean 'recipients'?"
+        " official_handles, exclusions, recipients, common_word, affixes); did you mean 'recipients'?"
     )
 
 

@@ -1,5 +1,7 @@
-"""The foundation's first matcher: the brand's label inside the candidate, official assets and
-exclusions left out, common-word brands only as whole words."""
+"""The brand matcher, one table per family of the product rule: what is a hit, what is not, and why."""
+
+import subprocess
+import sys
 
 import pytest
 
@@ -18,11 +20,29 @@ MATCHER = BrandMatcher(
             ),
             exclusions=("la pléiade",),
         ),
-        Brand("Folio", common_word=True),
-        Brand("La Poste", common_word=True),
+        Brand("Decathlon"),
+        Brand("Société Générale", aliases=("SocGen",)),
+        Brand("Nike"),
+        Brand("Uber"),
         Brand("L'Oréal"),
+        Brand("PayPal"),
+        Brand("Deezer"),
+        Brand("Dezer"),
+        Brand("Folio", common_word=True, affixes=("poche",)),
+        Brand("La Poste", common_word=True),
+        Brand("Apple", common_word=True),
+        Brand("Free", common_word=True),
+        Brand("Orange", common_word=True),
     ]
 )
+
+
+def hit(candidate: str, kind: str) -> tuple[str, str, str, str]:
+    """(brand, rule, matched text, explanation) of the single match expected."""
+    [match] = MATCHER.match(candidate, kind)
+    start, end = match.span
+    assert candidate[start:end] == match.matched
+    return match.brand, match.rule, match.matched, match.explanation
 
 
 @pytest.mark.parametrize(
@@ -34,63 +54,242 @@ MATCHER = BrandMatcher(
         ("GÅLLIMARD", "gallimard"),
     ],
 )
-def test_label_folds_accents_case_and_punctuation(written: str, expected: str) -> None:
+def test_label_folds_accents_case_spaces_and_punctuation(written: str, expected: str) -> None:
     assert label(written) == expected
 
 
-@pytest.mark.parametrize(
-    ("candidate", "kind", "brand", "matched"),
-    [
-        ("Vends compte Twitter @Gallimard 1800 abonnés", "title", "Gallimard", "Gallimard"),
-        ("gallimard-shop.net", "domain", "Gallimard", "gallimard"),
-        ("Premium domain GALLIMARD-BOOKS.COM", "title", "Gallimard", "GALLIMARD"),
-        ("x:gallimard", "handle", "Gallimard", "gallimard"),
-        ("@the.gallimard", "handle", "Gallimard", "gallimard"),
-        ("folio-shop.net", "domain", "Folio", "folio"),
-        ("foliostore.com", "domain", "Folio", "folio"),
-        ("instagram:folio_officiel", "handle", "Folio", "folio"),
-        ("la-poste.fr", "domain", "La Poste", "la-poste"),
-        ("la_poste", "handle", "La Poste", "la_poste"),
-        ("loreal-paris-shop.com", "domain", "L'Oréal", "loreal"),
-    ],
-    ids=lambda value: value if isinstance(value, str) else "",
-)
-def test_hits(candidate: str, kind: str, brand: str, matched: str) -> None:
-    matches = MATCHER.match(candidate, kind)
-    assert [(m.brand, m.matched) for m in matches] == [(brand, matched)]
-    start, end = matches[0].span
-    assert candidate[start:end] == matched
-    assert matches[0].explanation
+VARIANTS = [
+    # (family, candidate, kind, brand, rule, matched, explanation)
+    ("exact", "gallimard.com", "domain", "Gallimard", "exact", "gallimard", "is 'Gallimard'"),
+    (
+        "omission",
+        "gallimrd.com",
+        "domain",
+        "Gallimard",
+        "typo",
+        "gallimrd",
+        "typo of Gallimard: 1 letter missing (a)",
+    ),
+    ("insertion", "galliomard.com", "domain", "Gallimard", "typo", "galliomard", "1 letter added (o)"),
+    ("keyboard", "gallimsrd.com", "domain", "Gallimard", "typo", "gallimsrd", "1 letter replaced (a→s)"),
+    ("bit-flip", "gallimcrd.com", "domain", "Gallimard", "typo", "gallimcrd", "1 letter replaced (a→c)"),
+    ("transposition", "gallimadr.com", "domain", "Gallimard", "typo", "gallimadr", "letters swapped (rd→dr)"),
+    ("repetition", "gallimaard.fr", "domain", "Gallimard", "typo", "gallimaard", "1 letter repeated (a)"),
+    ("vowel-swap", "gallimerd.com", "domain", "Gallimard", "typo", "gallimerd", "1 letter replaced (a→e)"),
+    ("two-edits", "galimrd.net", "domain", "Gallimard", "typo", "galimrd", "1 letter missing"),
+    ("short-typo", "nikr.com", "domain", "Nike", "typo", "nikr", "typo of Nike: 1 letter replaced (e→r)"),
+    ("rn-for-m", "gallirnard.com", "domain", "Gallimard", "homoglyph", "gallirnard", "rn for m"),
+    ("zero-for-o", "decathl0n.com", "domain", "Decathlon", "homoglyph", "decathl0n", "0 for o"),
+    ("one-for-l", "ga11imard.com", "domain", "Gallimard", "homoglyph", "ga11imard", "1 for l"),
+    ("l-for-i", "galllmard.com", "domain", "Gallimard", "homoglyph", "galllmard", "l for i"),
+    ("cyrillic", "gаllimard.com", "domain", "Gallimard", "homoglyph", "gаllimard", "Cyrillic а"),
+    ("greek", "decathlοn.shop", "domain", "Decathlon", "homoglyph", "decathlοn", "Greek ο"),
+    ("accented", "gallimárd.com", "domain", "Gallimard", "homoglyph", "gallimárd", "accented á"),
+    ("punycode", "xn--gllimard-16g.com", "domain", "Gallimard", "idn", "xn--gllimard-16g", "reads gаllimard"),
+    ("leetspeak", "g4ll1m4rd.com", "domain", "Gallimard", "homoglyph", "g4ll1m4rd", "4 for a, 1 for l"),
+    ("hyphenation", "galli-mard.com", "domain", "Gallimard", "separators", "galli-mard", "split spelling"),
+    ("subdomain-split", "galli.mard.fr", "domain", "Gallimard", "separators", "galli.mard", "split spelling"),
+    ("plural", "gallimards.com", "domain", "Gallimard", "exact+affix", "gallimard", "with 's' after"),
+    ("tld-swap", "gallimard.co.uk", "domain", "Gallimard", "exact", "gallimard", "is 'Gallimard'"),
+    ("www", "www.gallimard-shop.net", "domain", "Gallimard", "exact+affix", "gallimard", "'shop' after"),
+    (
+        "affix-separated",
+        "naked-nike.com",
+        "domain",
+        "Nike",
+        "exact+affix",
+        "nike",
+        "Nike with 'naked' before",
+    ),
+    ("affix-joined", "shopgallimard.com", "domain", "Gallimard", "exact+affix", "gallimard", "'shop' before"),
+    ("affix-number", "gallimard2024.com", "domain", "Gallimard", "exact+affix", "gallimard", "'2024' after"),
+    ("affix-short", "egallimard.com", "domain", "Gallimard", "exact+affix", "gallimard", "'e' before"),
+    ("typo-affix", "galimard-shop.fr", "domain", "Gallimard", "typo+affix", "galimard", "'shop' after"),
+    ("multiword-hyphen", "la-poste.fr", "domain", "La Poste", "separators", "la-poste", "split spelling"),
+    ("multiword-underscore", "la_poste", "handle", "La Poste", "separators", "la_poste", "split spelling"),
+    ("multiword-joined", "laposte.fr", "domain", "La Poste", "exact", "laposte", "is 'La Poste'"),
+    ("common-exact", "folio.shop", "domain", "Folio", "exact", "folio", "is 'Folio'"),
+    ("common-affix", "apple-store.com", "domain", "Apple", "exact+affix", "apple", "'store' after"),
+    ("common-joined-affix", "freelogin.fr", "domain", "Free", "exact+affix", "free", "'login' after"),
+    ("common-watch-affix", "folio-poche.fr", "domain", "Folio", "exact+affix", "folio", "'poche' after"),
+    ("handle-at", "@gallimard", "handle", "Gallimard", "exact", "gallimard", "is 'Gallimard'"),
+    (
+        "handle-suffix",
+        "gallimard_officiel",
+        "handle",
+        "Gallimard",
+        "exact+affix",
+        "gallimard",
+        "'officiel' after",
+    ),
+    ("handle-dot", "@the.gallimard", "handle", "Gallimard", "exact+affix", "gallimard", "'the' before"),
+    ("handle-joined", "officialgallimard", "handle", "Gallimard", "exact+affix", "gallimard", "'official'"),
+    ("handle-platform", "x:gallimard", "handle", "Gallimard", "exact", "gallimard", "is 'Gallimard'"),
+    ("handle-typo", "@galimard_fr", "handle", "Gallimard", "typo+affix", "galimard", "1 letter missing (l)"),
+    ("handle-common", "instagram:folio_officiel", "handle", "Folio", "exact+affix", "folio", "'officiel'"),
+    (
+        "title-fr",
+        "Vends compte Twitter @gallimard_officiel 1 800 abonnés",
+        "title",
+        "Gallimard",
+        "exact",
+        "gallimard",
+        "",
+    ),
+    ("title-en", "Premium domain GALLIMARD-BOOKS.COM", "title", "Gallimard", "exact", "GALLIMARD", ""),
+    (
+        "title-typo",
+        "Instagram page @nikr 12k followers",
+        "title",
+        "Nike",
+        "typo",
+        "nikr",
+        "1 letter replaced",
+    ),
+    (
+        "title-common",
+        "Nom de domaine la-poste-officiel.fr à vendre",
+        "title",
+        "La Poste",
+        "separators",
+        "la-poste",
+        "",
+    ),
+    (
+        "alias",
+        "socgen-login.com",
+        "domain",
+        "Société Générale",
+        "exact+affix",
+        "socgen",
+        "SocGen with 'login' after",
+    ),
+    (
+        "multiword-accents",
+        "Compte @societe_generale_pro",
+        "title",
+        "Société Générale",
+        "separators",
+        "societe_generale",
+        "",
+    ),
+]
 
 
 @pytest.mark.parametrize(
-    ("candidate", "kind"),
-    [
-        ("gallimard.fr", "domain"),  # the brand's own domain
-        ("www.gallimard.fr", "domain"),
-        ("instagram:gallimard", "handle"),  # its own account on that platform
-        ("tiktok:editions_gallimard", "handle"),  # its own handle on any platform
-        ("Suivez @editions_gallimard pour les nouveautés", "title"),
-        ("Proust, À la recherche du temps perdu, Gallimard La Pléiade", "title"),  # an exclusion
-        ("portfolio.com", "domain"),  # a common-word brand inside a longer word
-        ("Leather portfolio case", "title"),
-        ("Poster lampe", "title"),
-        ("", "title"),
-    ],
+    ("family", "candidate", "kind", "brand", "rule", "matched", "explanation"),
+    VARIANTS,
+    ids=[v[0] for v in VARIANTS],
 )
-def test_not_hits(candidate: str, kind: str) -> None:
+def test_variants_are_hits(
+    family: str, candidate: str, kind: str, brand: str, rule: str, matched: str, explanation: str
+) -> None:
+    found = hit(candidate, kind)
+    assert found[:3] == (brand, rule, matched)
+    assert explanation in found[3]
+
+
+NOT_HITS = [
+    # (family, candidate, kind)
+    ("inside-a-word", "tuberose.com", "domain"),
+    ("inside-a-word-common", "unfree.net", "domain"),
+    ("inside-a-word-common-2", "pineapple.com", "domain"),
+    ("inside-a-word-common-3", "portfolio.com", "domain"),
+    ("straddling-two-words", "hellorealise.com", "domain"),
+    ("dictionary-word-typo", "bike.com", "domain"),
+    ("dictionary-word-typo-2", "nice-shop.com", "domain"),
+    ("ordinary-sense", "apple-tree.com", "domain"),
+    ("ordinary-sense-2", "free-sample.net", "domain"),
+    ("ordinary-sense-3", "orangejuice.fr", "domain"),
+    ("common-word-in-a-title", "Free delivery on all orders", "title"),
+    ("common-word-in-a-title-2", "Housse compatible Apple iPhone 12", "title"),
+    ("payment-method", "Lot de 3 livres, paiement PayPal accepté", "title"),
+    ("payment-method-en", "Vintage lamp - PayPal accepted", "title"),
+    ("accessory", "Laces for Nike trainers", "title"),
+    ("official-domain", "gallimard.fr", "domain"),
+    ("official-domain-www", "www.gallimard.fr", "domain"),
+    ("official-subdomain", "shop.gallimard.fr", "domain"),
+    ("official-handle-platform", "instagram:gallimard", "handle"),
+    ("official-handle-any-platform", "tiktok:editions_gallimard", "handle"),
+    ("official-handle-in-title", "Suivez @editions_gallimard pour les nouveautés", "title"),
+    ("exclusion", "Proust, À la recherche du temps perdu, Gallimard La Pléiade", "title"),
+    ("unrelated", "example.org", "domain"),
+    ("empty", "", "title"),
+]
+
+
+@pytest.mark.parametrize(("family", "candidate", "kind"), NOT_HITS, ids=[n[0] for n in NOT_HITS])
+def test_not_hits(family: str, candidate: str, kind: str) -> None:
     assert MATCHER.match(candidate, kind) == []
 
 
-def test_official_brands_tells_the_pipeline_which_brand_owns_an_asset() -> None:
+def test_another_watched_brand_is_not_a_typo() -> None:
+    assert [m.brand for m in MATCHER.match("dezer.com", "domain")] == ["Dezer"]
+    assert [m.brand for m in MATCHER.match("deezer.com", "domain")] == ["Deezer"]
+
+
+def test_the_same_brand_on_another_platform_is_a_hit() -> None:
+    """instagram:gallimard is the brand's own; x:gallimard is someone else's."""
+    assert hit("x:gallimard", "handle")[0] == "Gallimard"
     assert MATCHER.official_brands("instagram:gallimard", "handle") == {"Gallimard"}
     assert MATCHER.official_brands("x:gallimard", "handle") == set()
-    assert MATCHER.official_brands("gallimard.fr", "domain") == {"Gallimard"}
+
+
+def test_excluded_brands_reads_the_title() -> None:
+    assert MATCHER.excluded_brands("Gallimard La Pléiade, tome 2") == {"Gallimard"}
+
+
+def test_the_strongest_match_comes_first_and_scores_rank_the_rules() -> None:
+    scores = {
+        candidate: MATCHER.match(candidate, "domain")[0].score
+        for candidate in (
+            "gallimard.com",
+            "gаllimard.com",
+            "gallimard-shop.com",
+            "gallimrd.com",
+            "galimrd.com",
+        )
+    }
+    assert list(scores) == sorted(scores, key=scores.get, reverse=True)
+
+
+def test_several_brands_in_one_title() -> None:
+    brands = {
+        m.brand for m in MATCHER.match("Lot compte Twitter @gallimard + domaine nike-store.fr", "title")
+    }
+    assert brands == {"Gallimard", "Nike"}
 
 
 def test_from_names_and_unknown_kind() -> None:
     matcher = BrandMatcher.from_names(["gallimard", "la poste"])
-    # Separators inside a distinctive brand do not hide it (galli-mard, galli.mard).
-    assert [m.brand for m in matcher.match("galli-mard-la-poste.fr", "domain")] == ["gallimard", "la poste"]
+    assert [m.brand for m in matcher.match("galli-mard.fr", "domain")] == ["gallimard"]
     with pytest.raises(ValueError, match="kind must be one of"):
         matcher.match("x", "url")
+
+
+def test_match_many_yields_only_the_hits_with_their_index() -> None:
+    found = list(
+        MATCHER.match_many(["example.org", "gallimrd.com", "bike.com", "xn--gllimard-16g.fr"], "domain")
+    )
+    assert [(index, [m.brand for m in matches]) for index, matches in found] == [
+        (1, ["Gallimard"]),
+        (3, ["Gallimard"]),
+    ]
+
+
+def test_the_match_command_streams_stdin(tmp_path) -> None:
+    lines = "gallimrd.com\nexample.org\n@gallimard_officiel\nVends compte Twitter @Gallimard 1800 abonnés\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "brandcrawl.cli", "match", "--brand", "Gallimard"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stdout.splitlines() == [
+        "gallimrd.com\tGallimard (typo, 0.85): typo of Gallimard: 1 letter missing (a)",
+        "example.org\t-",
+        "@gallimard_officiel\tGallimard (exact+affix, 0.90): Gallimard with 'officiel' after",
+        "Vends compte Twitter @Gallimard 1800 abonnés\tGallimard (exact, 1.00): is 'Gallimard'",
+    ]

@@ -261,7 +261,7 @@ def _prepare(brand: Brand) -> _Watched:
         exclusions=tuple(filter(None, (label(phrase) for phrase in brand.exclusions))),
         official_domains=frozenset(d.lower().removeprefix("www.") for d in brand.official_domains),
         official_handles=frozenset((h.platform, label(h.handle)) for h in brand.official_handles),
-        affixes=frozenset(label(affix) for affix in getattr(brand, "affixes", ())),
+        affixes=frozenset(label(affix) for affix in brand.affixes),
     )
 
 
@@ -358,7 +358,10 @@ def _describe(
     matched = candidate[span[0] : span[1]]
     written = folded.text[occurrence.start : occurrence.end]
     inner_separator = any(occurrence.start < s < occurrence.end for s in folded.starts)
-    look_alikes = explain.look_alikes(matched)
+    # Read on the decoded text: a punycode label's own digits are no leetspeak.
+    look_alikes = explain.look_alikes(
+        folded.original[slice(*folded.original_span(occurrence.start, occurrence.end))]
+    )
     decoded = [f"{raw} reads {text}" for raw, text in region.decoded if raw in matched]
     if occurrence.distance:
         rule, detail = "typo", explain.typo(lab.text, written)
