@@ -13,24 +13,35 @@ from rapidfuzz.distance import OSA
 from brandcrawl.config import Brand, WatchConfig
 from brandcrawl.matching import explain, words
 from brandcrawl.matching.candidates import REGIONS, Region
-from brandcrawl.matching.text import label, skeleton_of
+from brandcrawl.matching.text import SKELETON_LETTERS, Folded, label, skeleton_of
 
 logger = logging.getLogger(__name__)
 
 KINDS = tuple(REGIONS)
 PLURALS = frozenset({"s", "es", "x"})
 # Typos only for labels long enough that one changed letter still reads as the brand.
-MIN_TYPO_LENGTH = 4
+MIN_TYPO_LENGTH = 3
 TWO_TYPOS_LENGTH = 8
 # The letters a typo can bring in, on the skeleton ("i" reads as "l" there).
 TYPO_ALPHABET = "abcdefghjklmnopqrstuvwxyz0123456789"
 # A title word before or after the brand that makes it a passing mention, not what is sold.
 PASSING_BEFORE = frozenset(
     """for pour with avec via compatible like comme style type genre fits fit pay payer paiement payment
-    par""".split()
+    par sur on suivi securise secure envoi livraison shipping shipped delivery expedition expedie""".split()
 )
 PASSING_AFTER = frozenset(
     "accepted accepte acceptee acceptes acceptees payment paiement compatible style".split()
+)
+# Words around a brand written as a plain word that make it the payment or delivery method.
+PAYMENT_OR_SHIPPING = frozenset(
+    """virement paiement payment payments cash especes cheque cheques accepted accepte acceptee acceptes
+    livraison envoi shipping shipped delivery expedition expedie remise colis colissimo postage
+    tracked""".split()
+)
+# A title word naming an account or a platform: the common word after it is the account's name.
+ACCOUNT_WORDS = frozenset(
+    """account accounts compte comptes page channel chaine handle username pseudo profile profil user
+    instagram twitter tiktok youtube facebook twitch snapchat x ig""".split()
 )
 # Words that end a domain written in a title (the TLD), not words around the brand.
 TITLE_TLDS = frozenset("com net org info biz io co fr de uk eu shop store online site app".split())
@@ -172,13 +183,18 @@ class BrandMatcher:
             if len(token) < MIN_TYPO_LENGTH - 1:
                 continue
             token_skeleton = skeleton_of(token)
-            candidates = set(self._one_typo.get(token_skeleton, ()))
+            # Also the letters merged but not the pairs: a missing "e" can make "rn" out of "ren".
+            token_letters = token.translate(SKELETON_LETTERS)
+            candidates = {*self._one_typo.get(token_skeleton, ()), *self._one_typo.get(token_letters, ())}
             if self._two_typos and len(token_skeleton) >= TWO_TYPOS_LENGTH - 2:
                 for variant in _deletions(token_skeleton, 2):
                     candidates.update(self._two_typos.get(variant, ()))
             for number in candidates:
                 lab = self._labels[number]
-                distance = OSA.distance(lab.skeleton, token_skeleton, score_cutoff=lab.edits)
+                distance = min(
+                    OSA.distance(lab.skeleton, token_skeleton, score_cutoff=lab.edits),
+                    OSA.distance(lab.skeleton, token_letters, score_cutoff=lab.edits),
+                )
                 if 0 < distance <= lab.edits:
                     yield _Occurrence(lab, start, end, distance)
 
@@ -193,6 +209,9 @@ class BrandMatcher:
         written = folded.text[start:end]
         if occurrence.distance and (written in self._label_texts or words.is_word(written, words.TYPO_WORD)):
             return None  # another watched brand, or an ordinary word: not a typo
+        crossed = [s for s in folded.starts if start < s < end]
+        if crossed and (left or right):
+            return None  # split across words only when whole words spell it: galli-mard, not chouchou-berceau
         if left or right:
             whole = folded.text[word_start:word_end]
             if whole != lab.text and words.is_word(whole, words.IN_WORD):
@@ -202,6 +221,12 @@ class BrandMatcher:
                 return None
             if not (right in PLURALS or self._affix(region, end, word_end, right, common, vocabulary)):
                 return None
+            letters_start = start if self._is_number(region, word_start, start) else word_start
+            letters_end = end if self._is_number(region, end, word_end) else word_end
+            if words.straddles(
+                folded.text[letters_start:letters_end], start - letters_start, end - letters_start
+            ):
+                return None  # hello|realise: the label crosses two ordinary words
         if common and not self._common_word_context(region, kind, word_start, word_end, watched):
             return None
         span = region.candidate_span(start, end)
@@ -209,22 +234,26 @@ class BrandMatcher:
             _passing_mention(candidate, span) or _names_official(watched, candidate, span)
         ):
             return None
-        if kind != "title":
-            # Other words of the domain or handle are added words too: gallimard-shop, the.gallimard.
-            before = [folded.text[a:b] for a, b in _words(folded.starts, len(folded.text)) if b <= word_start]
-            after = [folded.text[a:b] for a, b in _words(folded.starts, len(folded.text)) if a >= word_end]
-            left = "-".join([*before, left] if left else before)
-            right = "-".join([right, *after] if right else after)
-        return _describe(region, occurrence, left, right, span, candidate, watched)
+        # What was added, as written: in a domain or handle every other word is added too
+        # (gallimard-shop, the.gallimard); in a title only the letters joined to the brand.
+        added_before, added_after = (0, len(folded.text)) if kind != "title" else (word_start, word_end)
+        left_shown = _written(folded, added_before, start)
+        right_shown = _written(folded, end, added_after)
+        return _describe(region, occurrence, left_shown, right_shown, span, candidate, watched)
 
     @staticmethod
+    def _is_number(region: Region, start: int, end: int) -> bool:
+        """``text[start:end]`` was written in digits (leetspeak reading aside)."""
+        return (
+            start < end and region.folded.original[slice(*region.folded.original_span(start, end))].isdigit()
+        )
+
     def _affix(
-        region: Region, start: int, end: int, text: str, common: bool, vocabulary: frozenset[str]
+        self, region: Region, start: int, end: int, text: str, common: bool, vocabulary: frozenset[str]
     ) -> bool:
         if not text:
             return True
-        original = region.folded.original[slice(*region.folded.original_span(start, end))]
-        if original.isdigit():
+        if self._is_number(region, start, end):
             return not common  # "gallimard2024" yes, "apple2" no
         if common:
             return _splits_into(text, vocabulary)
@@ -243,7 +272,10 @@ class BrandMatcher:
             left = folded.original.rfind(" ", 0, original_start) + 1
             right = folded.original.find(" ", original_end)
             token = folded.original[left : right if right != -1 else len(folded.original)]
-            if not any(mark in token for mark in "@./") or token.endswith("."):
+            before = folded.original[:left].split()
+            if before and label(before[-1]) in ACCOUNT_WORDS and not any(mark in token for mark in "@./_"):
+                return _splits_into_around(label(token), folded.text[word_start:word_end], vocabulary)
+            if not any(mark in token for mark in "@./_") or token.endswith("."):
                 return False
             lowered = label(token.rsplit(".", 1)[0] if "." in token else token)
             return _splits_into_around(lowered, folded.text[word_start:word_end], vocabulary)
@@ -325,6 +357,13 @@ def _splits_into_around(token: str, brand_word: str, vocabulary: frozenset[str])
     )
 
 
+def _written(folded: Folded, start: int, end: int) -> str:
+    """``text[start:end]`` as the candidate wrote it, separators trimmed: "2024", not "2o2a"."""
+    if start >= end:
+        return ""
+    return folded.original[slice(*folded.original_span(start, end))].strip(".-_ @")
+
+
 def _names_official(watched: _Watched, candidate: str, span: tuple[int, int]) -> bool:
     """In a title, the brand sits in one of its own domains, or in a handle it owns on every
     platform (a title does not say which platform a bare @name is on)."""
@@ -338,11 +377,18 @@ def _names_official(watched: _Watched, candidate: str, span: tuple[int, int]) ->
 
 
 def _passing_mention(candidate: str, span: tuple[int, int]) -> bool:
-    before = candidate[: span[0]].split()
-    after = candidate[span[1] :].split()
-    previous = label(before[-1]) if before else ""
-    following = label(after[0]) if after else ""
-    return previous in PASSING_BEFORE or following in PASSING_AFTER
+    """The brand is how the seller is paid or ships ("PayPal ou virement", "envoi suivi La Poste"),
+    or what an accessory fits ("for Nike"), not what is for sale. A brand written as a handle or a
+    domain is what is for sale."""
+    start = candidate.rfind(" ", 0, span[0]) + 1
+    end = candidate.find(" ", span[1])
+    if any(mark in candidate[start : end if end != -1 else len(candidate)] for mark in "@._/"):
+        return False
+    before = [label(word) for word in candidate[: span[0]].split()]
+    after = [label(word) for word in candidate[span[1] :].split()]
+    if (before and before[-1] in PASSING_BEFORE) or (after and after[0] in PASSING_AFTER):
+        return True
+    return any(word in PAYMENT_OR_SHIPPING for word in (*before[-4:], *after[:3]))
 
 
 def _describe(

@@ -64,33 +64,70 @@ def confusable_latin() -> dict[str, str]:
     return table
 
 
+# Look-alikes TR39 does not list as confusable with a Latin letter, seen in homograph attacks.
+EXTRA_LOOK_ALIKES = {
+    "ə": "e",
+    "ǝ": "e",
+    "ԍ": "g",
+    "ь": "b",
+    "ъ": "b",
+    "ɩ": "i",
+    "ı": "i",
+    "ȷ": "j",
+    "ø": "o",
+    "œ": "oe",
+}
+
+
 @cache
 def fold_char(char: str) -> str | None:
     """Lower-case Latin letters and digits for one character; "" for a mark; None for a separator."""
     if char.isascii():
         lowered = char.lower()
         return lowered if lowered.isalnum() else None
-    if latin := confusable_latin().get(char):
-        return latin
-    kept = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
-    kept = kept.casefold()
-    if kept and all(c.isascii() and c.isalnum() for c in kept):
-        return kept  # é → e, æ → ae, ß → ss
     if unicodedata.combining(char):
         return ""
+    letters = []
+    for part in unicodedata.normalize("NFKD", char):
+        if unicodedata.combining(part):
+            continue
+        latin = _latin(part)
+        if latin is None:
+            return None
+        letters.append(latin)
+    return "".join(letters) or None
+
+
+def _latin(char: str) -> str | None:
+    """The Latin letter(s) one decomposed character reads as: é's e, æ's ae, Cyrillic а's a."""
+    if char.isascii():
+        return char.lower() if char.isalnum() else None
+    for candidate in (char, char.lower()):
+        if found := confusable_latin().get(candidate) or EXTRA_LOOK_ALIKES.get(candidate):
+            return found
+    folded = char.casefold()
+    if folded.isascii() and folded.isalnum():
+        return folded  # ß → ss
+    # "LATIN SMALL LETTER O WITH STROKE", "LATIN LETTER SMALL CAPITAL G": the letter it is built on.
+    words = unicodedata.name(char, "").split()
+    if words[:1] == ["LATIN"] and "LETTER" in words:
+        letter = [word for word in words[words.index("LETTER") + 1 :] if word not in ("SMALL", "CAPITAL")]
+        if letter and len(letter[0]) <= 2 and letter[0].isalpha():
+            return letter[0].lower()  # "G", and "AE" for æ
     return None
 
 
 def fold(original: str) -> Folded:
     """Fold ``original`` into ``text`` and ``skeleton`` (see the module docstring)."""
     pieces = [(index, char, fold_char(char)) for index, char in enumerate(original)]
+    mixed = _runs_with_letters(pieces)
     chars: list[str] = []
     origin: list[int] = []
     starts: set[int] = {0}
     for position, (index, char, folded) in enumerate(pieces):
         if folded is None and char in LEET_SYMBOLS and _letter_on_both_sides(pieces, position):
             folded = LEET_SYMBOLS[char]
-        elif folded is not None and folded in LEET and _letter_beside(pieces, position):
+        elif folded is not None and folded in LEET and mixed[position]:
             folded = LEET[folded]
         if folded is None:
             starts.add(len(chars))
@@ -99,8 +136,22 @@ def fold(original: str) -> Folded:
             chars.append(letter)
             origin.append(index)
     text = "".join(chars)
-    skeleton, skeleton_to_text = _skeleton(text)
+    skeleton, skeleton_to_text = _skeleton(text, starts)
     return Folded(original, text, tuple(origin), frozenset(starts), skeleton, skeleton_to_text)
+
+
+def _runs_with_letters(pieces: list[tuple[int, str, str | None]]) -> list[bool]:
+    """For each character, whether its word mixes letters with digits: "70ta1" is leetspeak,
+    "2024" a number."""
+    flags = [False] * len(pieces)
+    start = 0
+    for end in range(len(pieces) + 1):
+        if end == len(pieces) or pieces[end][2] is None:
+            has_letter = any(_is_letter(piece) for piece in pieces[start:end])
+            for position in range(start, end):
+                flags[position] = has_letter
+            start = end + 1
+    return flags
 
 
 def label(written: str) -> str:
@@ -109,17 +160,18 @@ def label(written: str) -> str:
 
 
 def skeleton_of(text: str) -> str:
-    return _skeleton(text)[0]
+    return _skeleton(text, frozenset())[0]
 
 
-def _skeleton(text: str) -> tuple[str, tuple[int, ...]]:
+def _skeleton(text: str, starts: set[int] | frozenset[int]) -> tuple[str, tuple[int, ...]]:
     merged = text.translate(SKELETON_LETTERS)
     out: list[str] = []
     to_text: list[int] = []
     index = 0
     while index < len(merged):
         for pair, letter in SKELETON_PAIRS:
-            if merged.startswith(pair, index):
+            # Never across two words: "twitter netflix" has no m.
+            if merged.startswith(pair, index) and index + 1 not in starts:
                 out.append(letter)
                 to_text.append(index)
                 index += len(pair)
@@ -135,12 +187,6 @@ def _skeleton(text: str) -> tuple[str, tuple[int, ...]]:
 def _is_letter(piece: tuple[int, str, str | None]) -> bool:
     folded = piece[2]
     return bool(folded) and folded.isalpha()
-
-
-def _letter_beside(pieces: list[tuple[int, str, str | None]], position: int) -> bool:
-    return (position > 0 and _is_letter(pieces[position - 1])) or (
-        position + 1 < len(pieces) and _is_letter(pieces[position + 1])
-    )
 
 
 def _letter_on_both_sides(pieces: list[tuple[int, str, str | None]], position: int) -> bool:

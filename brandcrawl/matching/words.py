@@ -1,11 +1,17 @@
-"""Ordinary words (English and French, from wordfreq's shipped frequency lists) and the affixes
-sellers put around a brand."""
+"""Ordinary words (English and French, from wordfreq's shipped frequency lists, accents folded) and
+the affixes sellers put around a brand."""
 
 from __future__ import annotations
 
+import logging
+import math
+import os
+import unicodedata
 from functools import cache
+from importlib.metadata import version
+from pathlib import Path
 
-from wordfreq import zipf_frequency
+logger = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "fr")
 # Zipf frequency (log10 of uses per billion words): 3 is "a word most people know".
@@ -13,6 +19,7 @@ WORD = 3.0  # an affix beside a brand must be at least this common to read as a 
 WORD_SHORT = 5.0  # ... and two-letter affixes this common ("my", "le", "la")
 IN_WORD = 1.5  # a token this common is a word of its own: a brand inside it is not the brand
 TYPO_WORD = 2.5  # a "typo" this common is an ordinary word, not a typo of the brand
+KNOWN = 1.5  # rarer words are left out of the table
 
 # Words sellers add to a brand to pass a listing off as the brand's own. Common-word brands
 # (apple, free, orange) count only with these; the watch file can add more per brand.
@@ -20,16 +27,15 @@ COMMERCE_AFFIXES = frozenset(
     """official officiel officielle offical store shop boutique login account compte support help
     service services app apps online web site mail secure verify verification pay payment client
     clients customer france fr paris uk us usa eu europe de es it intl international global group
-    the my get go real vrai team hq news info""".split()
+    the my get go real vrai team hq news info www""".split()
 )
 # Short prefixes and suffixes that make a brand look official or local without being words.
-SHORT_AFFIXES = frozenset("e i x my le la les the go get fr us uk eu de es it hq tv app pro".split())
+SHORT_AFFIXES = frozenset("e i x my le la les the go get fr us uk eu de es it hq tv app pro www".split())
 
 
-@cache
 def zipf(word: str) -> float:
-    """How common ``word`` is in English or French, whichever is higher."""
-    return max(zipf_frequency(word, language) for language in LANGUAGES)
+    """How common ``word`` (folded: lower case, no accents) is in English or French."""
+    return frequencies().get(word, 0.0)
 
 
 def is_word(text: str, threshold: float = WORD) -> bool:
@@ -44,6 +50,79 @@ def splits_into_words(text: str, extra: frozenset[str] = frozenset()) -> bool:
     """``text`` is empty, a number, one of the short affixes ("e", "my"), or a run of known affixes
     and common words ("officialstore")."""
     return text in SHORT_AFFIXES or _segments(text, extra)
+
+
+def straddles(token: str, start: int, end: int) -> bool:
+    """``token`` reads better as ordinary words in which ``token[start:end]`` crosses from one word
+    into the next (hello|realise holds "loreal") than as that brand with words around it
+    (shop|gallimard). Readings are compared by cost: fewer and more common words cost less."""
+    respecting = _reading(token[:start]) + BRAND_COST + _reading(token[end:])
+    return _reading(token, avoid=frozenset({start, end} - {0, len(token)})) < respecting
+
+
+BRAND_COST = 1.0
+
+
+def _word_cost(word: str) -> float:
+    if word.isdigit() or word in SHORT_AFFIXES or word in COMMERCE_AFFIXES or word in ("s", "es", "x"):
+        return 1.0
+    if len(word) < 3 or (value := zipf(word)) < KNOWN:
+        return math.inf
+    return 1.0 + max(0.3, 7.0 - value)
+
+
+def _reading(text: str, avoid: frozenset[int] = frozenset()) -> float:
+    """The cheapest reading of ``text`` as words, never cutting at a position in ``avoid``."""
+    best = [0.0] + [math.inf] * len(text)
+    for stop in range(1, len(text) + 1):
+        if stop in avoid:
+            continue
+        for begin in range(max(0, stop - 24), stop):
+            if best[begin] < math.inf and begin not in avoid:
+                best[stop] = min(best[stop], best[begin] + _word_cost(text[begin:stop]))
+    return best[len(text)]
+
+
+@cache
+def frequencies() -> dict[str, float]:
+    """Folded word → Zipf frequency, from a cache file built once per wordfreq version (~1 s)."""
+    path = _cache_dir() / f"words-{'-'.join(LANGUAGES)}-wordfreq-{version('wordfreq')}.tsv"
+    try:
+        with path.open(encoding="utf-8") as lines:
+            return {word: float(value) for word, value in (line.rstrip("\n").split("\t") for line in lines)}
+    except (OSError, ValueError):
+        pass
+    table = _build()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.part")
+        partial.write_text("".join(f"{w}\t{z:.2f}\n" for w, z in table.items()), encoding="utf-8")
+        partial.replace(path)
+    except OSError as error:
+        logger.warning("could not cache the word list in %s (%s); it is rebuilt next time", path, error)
+    return table
+
+
+def _build() -> dict[str, float]:
+    from wordfreq import get_frequency_dict
+
+    table: dict[str, float] = {}
+    for language in LANGUAGES:
+        for word, frequency in get_frequency_dict(language).items():
+            value = math.log10(frequency) + 9
+            if value < KNOWN:
+                continue
+            folded = "".join(
+                c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c)
+            ).lower()
+            if folded.isascii() and folded.isalnum() and table.get(folded, 0.0) < value:
+                table[folded] = round(value, 2)
+    return table
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "brandcrawl"
 
 
 @cache
