@@ -35,7 +35,7 @@ PASSING_AFTER = frozenset(
 # Words around a brand written as a plain word that make it the payment or delivery method.
 PAYMENT_OR_SHIPPING = frozenset(
     """virement paiement payment payments cash especes cheque cheques accepted accepte acceptee acceptes
-    livraison envoi shipping shipped delivery expedition expedie remise colis colissimo postage
+    livraison envoi shipping shipped delivery expedition expedie remise colis colissimo postage propre
     tracked""".split()
 )
 # A title word naming an account or a platform: the common word after it is the account's name.
@@ -388,7 +388,7 @@ def _passing_mention(candidate: str, span: tuple[int, int]) -> bool:
     after = [label(word) for word in candidate[span[1] :].split()]
     if (before and before[-1] in PASSING_BEFORE) or (after and after[0] in PASSING_AFTER):
         return True
-    return any(word in PAYMENT_OR_SHIPPING for word in (*before[-4:], *after[:3]))
+    return any(word in PAYMENT_OR_SHIPPING for word in (*before[-5:], *after[:3]))
 
 
 def _describe(

@@ -67,6 +67,12 @@ def confusable_latin() -> dict[str, str]:
 # Look-alikes TR39 does not list as confusable with a Latin letter, seen in homograph attacks.
 EXTRA_LOOK_ALIKES = {
     "ə": "e",
+    "т": "t",
+    "к": "k",
+    "ƿ": "p",
+    "ƅ": "b",
+    "ɍ": "r",
+    "ŋ": "n",
     "ǝ": "e",
     "ԍ": "g",
     "ь": "b",
@@ -93,7 +99,11 @@ def fold_char(char: str) -> str | None:
             continue
         latin = _latin(part)
         if latin is None:
-            return None
+            if not part.isalpha():
+                return None
+            # A letter of another script that looks like no Latin one: still a letter of the word,
+            # never equal to a brand's (a typo of one at most).
+            latin = part.casefold()
         letters.append(latin)
     return "".join(letters) or None
 
