@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import combinations, pairwise
+from itertools import pairwise
 
 import ahocorasick
 from rapidfuzz.distance import OSA
 
 from brandcrawl.config import Brand, WatchConfig
 from brandcrawl.matching import explain, words
+from brandcrawl.matching.bulk import BulkFilter, pieces
 from brandcrawl.matching.candidates import REGIONS, Region
 from brandcrawl.matching.text import SKELETON_LETTERS, Folded, label, skeleton_of
 
@@ -21,6 +22,7 @@ KINDS = tuple(REGIONS)
 PLURALS = frozenset({"s", "es", "x"})
 # Typos only for labels long enough that one changed letter still reads as the brand.
 MIN_TYPO_LENGTH = 3
+BULK_CHUNK = 50_000
 TWO_TYPOS_LENGTH = 8
 # The letters a typo can bring in, on the skeleton ("i" reads as "l" there).
 TYPO_ALPHABET = "abcdefghjklmnopqrstuvwxyz0123456789"
@@ -107,15 +109,20 @@ class BrandMatcher:
             self._exact.add_word(lab.skeleton, (*self._exact.get(lab.skeleton, ()), number))
         if self._labels:
             self._exact.make_automaton()
+        self._bulk: BulkFilter | None = None  # built on the first bulk call
+        # One typo: every one-edit variant of each label, looked up whole. Two typos: pieces of the
+        # label, one of which survives two edits, found by an automaton, then an edit distance.
         self._one_typo: dict[str, tuple[int, ...]] = {}
-        self._two_typos: dict[str, tuple[int, ...]] = {}
+        self._pieces = ahocorasick.Automaton()
         for number, lab in enumerate(self._labels):
             if lab.edits >= 1:
                 for variant in _one_edit(lab.skeleton):
                     self._one_typo[variant] = (*self._one_typo.get(variant, ()), number)
             if lab.edits >= 2:
-                for variant in _deletions(lab.skeleton, 2):
-                    self._two_typos[variant] = (*self._two_typos.get(variant, ()), number)
+                for piece in pieces(lab.skeleton, lab.edits + 1):
+                    self._pieces.add_word(piece, (*self._pieces.get(piece, ()), number))
+        if len(self._pieces):
+            self._pieces.make_automaton()
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> BrandMatcher:
@@ -151,10 +158,23 @@ class BrandMatcher:
         return sorted(matches, key=lambda m: -m.score)
 
     def match_many(self, candidates: Iterable[str], kind: str) -> Iterator[tuple[int, list[Match]]]:
-        """The bulk path (feeds of a million names): ``(index, matches)`` for each candidate that hits."""
-        for index, candidate in enumerate(candidates):
-            if matches := self.match(candidate, kind):
-                yield index, matches
+        """The bulk path (feeds of a million names): ``(index, matches)`` for each candidate that
+        hits, the same answers as ``match`` one by one. Domains are read a chunk at a time, and only
+        those the bulk filter picks are matched (see ``bulk.py``)."""
+        if kind != "domain":
+            for index, candidate in enumerate(candidates):
+                if matches := self.match(candidate, kind):
+                    yield index, matches
+            return
+        if self._bulk is None:
+            skeletons = [lab.skeleton for lab in self._labels]
+            self._bulk = BulkFilter(skeletons, self._one_typo.keys(), self._pieces)
+        offset = 0
+        for chunk in _chunks(candidates, BULK_CHUNK):
+            for position in self._bulk.candidates(chunk):
+                if matches := self.match(chunk[position], kind):
+                    yield offset + position, matches
+            offset += len(chunk)
 
     def excluded_brands(self, text: str) -> set[str]:
         """The brands one of whose exclusion phrases ``text`` contains."""
@@ -176,7 +196,7 @@ class BrandMatcher:
                     lab = self._labels[number]
                     start, stop = folded.text_span(end + 1 - len(lab.skeleton), end + 1)
                     yield _Occurrence(lab, start, stop, 0)
-        if not (self._one_typo or self._two_typos):
+        if not self._one_typo:
             return
         for start, end in _words(folded.starts, len(folded.text)):
             token = folded.text[start:end]
@@ -186,9 +206,9 @@ class BrandMatcher:
             # Also the letters merged but not the pairs: a missing "e" can make "rn" out of "ren".
             token_letters = token.translate(SKELETON_LETTERS)
             candidates = {*self._one_typo.get(token_skeleton, ()), *self._one_typo.get(token_letters, ())}
-            if self._two_typos and len(token_skeleton) >= TWO_TYPOS_LENGTH - 2:
-                for variant in _deletions(token_skeleton, 2):
-                    candidates.update(self._two_typos.get(variant, ()))
+            if len(self._pieces) and len(token_skeleton) >= TWO_TYPOS_LENGTH - 2:
+                for _, numbers in self._pieces.iter(token_skeleton):
+                    candidates.update(numbers)
             for number in candidates:
                 lab = self._labels[number]
                 distance = min(
@@ -297,6 +317,17 @@ def _prepare(brand: Brand) -> _Watched:
     )
 
 
+def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _edits(text: str, common_word: bool) -> int:
     if common_word or len(text) < MIN_TYPO_LENGTH:
         return 0
@@ -313,14 +344,6 @@ def _one_edit(word: str) -> set[str]:
                 variants.add(word[:i] + letter + word[i + 1 :])
     variants.discard(word)
     return variants
-
-
-def _deletions(word: str, most: int) -> set[str]:
-    found = {word}
-    for count in range(1, most + 1):
-        for positions in combinations(range(len(word)), count):
-            found.add("".join(char for i, char in enumerate(word) if i not in positions))
-    return found
 
 
 def _is_official(watched: _Watched, region: Region, kind: str) -> bool:

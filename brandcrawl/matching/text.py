@@ -175,6 +175,8 @@ def skeleton_of(text: str) -> str:
 
 def _skeleton(text: str, starts: set[int] | frozenset[int]) -> tuple[str, tuple[int, ...]]:
     merged = text.translate(SKELETON_LETTERS)
+    if "rn" not in merged and "vv" not in merged:
+        return merged, tuple(range(len(text) + 1))
     out: list[str] = []
     to_text: list[int] = []
     index = 0

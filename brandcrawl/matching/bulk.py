@@ -1,0 +1,127 @@
+"""The bulk path: pick, out of a million domains, the few that can carry a brand, mostly in C.
+
+A chunk of domains is folded at once with ``bytes.translate`` (lower case, leetspeak digits and
+``i`` read as letters, ``rn`` as ``m``: a superset of what ``BrandMatcher`` folds), then:
+
+- the chunk with separators removed is scanned by an Aho-Corasick automaton of every label's
+  skeleton: the brand with any affix, split by hyphens or dots, in look-alike letters;
+- its words are intersected, as a set, with the matcher's table of one-edit variants: whole-word
+  typos (``gallimrd``, ``bnpw``);
+- for labels allowed two typos, an automaton of three pieces of each (one survives two edits)
+  finds words worth an edit-distance check.
+
+Only the domains found go through ``BrandMatcher.match``, which decides: the bulk path gives the
+same answers as matching one by one, only faster.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterator, KeysView, Sequence
+from itertools import accumulate
+
+import ahocorasick
+from rapidfuzz.distance import OSA
+
+MIN_PIECE = 3
+SEPARATORS = b"-._"
+_LETTERS = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "i": "l"}
+
+
+def _table() -> bytes:
+    table = bytearray(range(256))
+    for char, letter in _LETTERS.items():
+        table[ord(char)] = ord(letter)
+    for char in SEPARATORS:
+        table[char] = ord("|")
+    return bytes(table)
+
+
+_FOLD = _table()
+
+
+class BulkFilter:
+    """Built once per watch-list from the matcher's own tables, so both find the same things."""
+
+    def __init__(
+        self,
+        skeletons: Sequence[str],
+        one_edit_variants: KeysView[str],
+        two_typo_pieces: ahocorasick.Automaton,
+    ) -> None:
+        """``skeletons``: each label's skeleton; ``one_edit_variants``: the keys of the matcher's
+        one-typo table; ``two_typo_pieces``: its automaton of pieces → label numbers (indexes of
+        ``skeletons``)."""
+        self._exact = ahocorasick.Automaton()
+        for skeleton in skeletons:
+            self._exact.add_word(skeleton, None)
+        self._exact.make_automaton()
+        self._variants = one_edit_variants
+        self._pieces = two_typo_pieces
+        self._skeletons = skeletons
+
+    def candidates(self, domains: Sequence[str]) -> list[int]:
+        """Indexes of the domains worth matching, in order."""
+        plain, other = [], []
+        for index, domain in enumerate(domains):
+            (plain if domain.isascii() and "xn--" not in domain else other).append(index)
+        # Unicode and punycode domains are few: matching them all is cheaper than folding them here.
+        found = set(other)
+        if plain:
+            found.update(plain[line] for line in self._lines_worth_matching([domains[i] for i in plain]))
+        return sorted(found)
+
+    def _lines_worth_matching(self, domains: list[str]) -> set[int]:
+        letters = "\n".join(domains).lower().encode("ascii").translate(_FOLD).decode("ascii")
+        folded = letters.replace("rn", "m").replace("vv", "w")
+        words = "|" + folded.replace("\n", "|\n|") + "|"
+        found = set(_hit_lines(folded.replace("|", ""), self._exact))
+        # Typos are looked up as the matcher does: skeleton words, and words with rn/vv unmerged.
+        typos = self._variants & {
+            *folded.replace("\n", "|").split("|"),
+            *letters.replace("\n", "|").split("|"),
+        }
+        typos = {_skeleton_pairs(word) for word in typos}
+        if typos:
+            automaton = ahocorasick.Automaton()
+            for word in typos:
+                automaton.add_word(f"|{word}|", None)
+            automaton.make_automaton()
+            found.update(_hit_lines(words, automaton))
+        if len(self._pieces):
+            found.update(self._two_typo_lines(words))
+        return found
+
+    def _two_typo_lines(self, words: str) -> Iterator[int]:
+        ends = _line_ends(words)
+        for end, numbers in self._pieces.iter(words):
+            start = words.rfind("|", 0, end) + 1
+            stop = words.find("|", end)
+            word = words[start:stop]
+            for skeleton in (self._skeletons[number] for number in numbers):
+                if abs(len(word) - len(skeleton)) <= 2 and OSA.distance(word, skeleton, score_cutoff=2) <= 2:
+                    yield bisect_right(ends, end)
+                    break
+
+
+def _skeleton_pairs(word: str) -> str:
+    return word.replace("rn", "m").replace("vv", "w")
+
+
+def _hit_lines(text: str, automaton: ahocorasick.Automaton) -> Iterator[int]:
+    ends = _line_ends(text)
+    for end, _ in automaton.iter(text):
+        yield bisect_right(ends, end)
+
+
+def _line_ends(text: str) -> list[int]:
+    """Offset just past each line's newline: ``bisect_right(ends, i)`` is the line of offset ``i``."""
+    return list(accumulate(len(line) + 1 for line in text.split("\n")))
+
+
+def pieces(skeleton: str, count: int) -> list[str]:
+    """``count`` pieces of a label, of which one survives ``count - 1`` edits (pieces under three
+    letters match too much to be worth it, and are left out)."""
+    size = len(skeleton) / count
+    pieces = [skeleton[round(i * size) : round((i + 1) * size)] for i in range(count)]
+    return [piece for piece in pieces if len(piece) >= MIN_PIECE]
