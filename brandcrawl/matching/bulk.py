@@ -16,9 +16,7 @@ same answers as matching one by one, only faster.
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterator, KeysView, Sequence
-from itertools import accumulate
 
 import ahocorasick
 from rapidfuzz.distance import OSA
@@ -75,32 +73,33 @@ class BulkFilter:
         letters = "\n".join(domains).lower().encode("ascii").translate(_FOLD).decode("ascii")
         folded = letters.replace("rn", "m").replace("vv", "w")
         words = "|" + folded.replace("\n", "|\n|") + "|"
-        found = set(_hit_lines(folded.replace("|", ""), self._exact))
+        joined = folded.replace("|", "")
+        found = _lines_at(joined, [end for end, _ in self._exact.iter(joined)])
         # Typos are looked up as the matcher does: skeleton words, and words with rn/vv unmerged.
         typos = self._variants & {
             *folded.replace("\n", "|").split("|"),
             *letters.replace("\n", "|").split("|"),
         }
-        typos = {_skeleton_pairs(word) for word in typos}
         if typos:
             automaton = ahocorasick.Automaton()
             for word in typos:
-                automaton.add_word(f"|{word}|", None)
+                automaton.add_word(f"|{_skeleton_pairs(word)}|", None)
             automaton.make_automaton()
-            found.update(_hit_lines(words, automaton))
+            found |= _lines_at(words, [end for end, _ in automaton.iter(words)])
         if len(self._pieces):
-            found.update(self._two_typo_lines(words))
+            found |= _lines_at(words, list(self._two_typo_ends(words)))
         return found
 
-    def _two_typo_lines(self, words: str) -> Iterator[int]:
-        ends = _line_ends(words)
+    def _two_typo_ends(self, words: str) -> Iterator[int]:
         for end, numbers in self._pieces.iter(words):
             start = words.rfind("|", 0, end) + 1
             stop = words.find("|", end)
-            word = words[start:stop]
-            for skeleton in (self._skeletons[number] for number in numbers):
-                if abs(len(word) - len(skeleton)) <= 2 and OSA.distance(word, skeleton, score_cutoff=2) <= 2:
-                    yield bisect_right(ends, end)
+            for number in numbers:
+                skeleton = self._skeletons[number]
+                if abs(stop - start - len(skeleton)) <= 2 and (
+                    OSA.distance(words[start:stop], skeleton, score_cutoff=2) <= 2
+                ):
+                    yield end
                     break
 
 
@@ -108,20 +107,24 @@ def _skeleton_pairs(word: str) -> str:
     return word.replace("rn", "m").replace("vv", "w")
 
 
-def _hit_lines(text: str, automaton: ahocorasick.Automaton) -> Iterator[int]:
-    ends = _line_ends(text)
-    for end, _ in automaton.iter(text):
-        yield bisect_right(ends, end)
-
-
-def _line_ends(text: str) -> list[int]:
-    """Offset just past each line's newline: ``bisect_right(ends, i)`` is the line of offset ``i``."""
-    return list(accumulate(len(line) + 1 for line in text.split("\n")))
+def _lines_at(text: str, positions: list[int]) -> set[int]:
+    """The line numbers of ``positions`` in ``text``, counting newlines once through the text."""
+    lines: set[int] = set()
+    line, previous = 0, 0
+    for position in sorted(positions):
+        line += text.count("\n", previous, position)
+        previous = position
+        lines.add(line)
+    return lines
 
 
 def pieces(skeleton: str, count: int) -> list[str]:
-    """``count`` pieces of a label, of which one survives ``count - 1`` edits (pieces under three
-    letters match too much to be worth it, and are left out)."""
+    """``count`` pieces of a label, to find its whole-word typos with ``count - 1`` edits: one of
+    them survives. The first is anchored to the start of a word (``|gal``) and the last to its end
+    (``ard|``): if the middle one is broken, the one edit left cannot both break the first and push
+    it off the start (or the last off the end), so one anchored piece still matches, and anchored
+    pieces match far fewer words. Pieces under three letters match too much and are left out."""
     size = len(skeleton) / count
-    pieces = [skeleton[round(i * size) : round((i + 1) * size)] for i in range(count)]
-    return [piece for piece in pieces if len(piece) >= MIN_PIECE]
+    parts = [skeleton[round(i * size) : round((i + 1) * size)] for i in range(count)]
+    anchored = [f"|{parts[0]}", *parts[1:-1], f"{parts[-1]}|"]
+    return [piece for piece, part in zip(anchored, parts, strict=True) if len(part) >= MIN_PIECE]

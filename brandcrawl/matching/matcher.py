@@ -207,7 +207,7 @@ class BrandMatcher:
             token_letters = token.translate(SKELETON_LETTERS)
             candidates = {*self._one_typo.get(token_skeleton, ()), *self._one_typo.get(token_letters, ())}
             if len(self._pieces) and len(token_skeleton) >= TWO_TYPOS_LENGTH - 2:
-                for _, numbers in self._pieces.iter(token_skeleton):
+                for _, numbers in self._pieces.iter(f"|{token_skeleton}|"):
                     candidates.update(numbers)
             for number in candidates:
                 lab = self._labels[number]
