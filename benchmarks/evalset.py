@@ -13,6 +13,7 @@ Run ``python benchmarks/evalset.py --rebuild`` to regenerate and print a summary
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import random
@@ -33,7 +34,7 @@ from wordfreq import top_n_list, zipf_frequency
 from brandcrawl.config import Brand, OfficialHandle
 
 SEED = 20250130
-VERSION = 3  # bump when the generator changes, so a stale cache is rebuilt
+VERSION = 4  # bump when the generator changes, so a stale cache is rebuilt
 DATA_DIR = Path(__file__).resolve().parent / "data"
 CACHE = DATA_DIR / "evalset.jsonl"
 KINDS = ("domain", "handle", "title")
@@ -353,10 +354,8 @@ def from_punycode(domain: str) -> str:
             try:
                 label = idna.decode(label)
             except idna.IDNAError:
-                try:
+                with contextlib.suppress(UnicodeError):
                     label = label[4:].encode("ascii").decode("punycode")
-                except UnicodeError:
-                    pass
         out.append(label)
     return ".".join(out)
 
@@ -408,6 +407,17 @@ def is_official(brand: Brand, candidate: str, kind: str) -> bool:
     return False
 
 
+def names_official(brand: Brand, title: str) -> bool:
+    """A title word is one of the brand's own domains or platform-wide handles."""
+    domains = {d.lower() for d in brand.official_domains}
+    handles = {fold(h.handle) for h in brand.official_handles if h.platform is None}
+    for word in title.split():
+        word = word.strip(".,;:!?()[]\"'").lower()
+        if word.removeprefix("www.") in domains or (word.startswith("@") and fold(word) in handles):
+            return True
+    return False
+
+
 # --- The generator ----------------------------------------------------------------------------
 
 
@@ -428,8 +438,7 @@ class _Builder:
         self.affix_words = [
             w
             for w in frequent_words(3000, 3, 8)
-            if w not in self.labels
-            and not any(lab in w or OSA.distance(lab, w) <= 1 for lab in self.labels)
+            if w not in self.labels and not any(lab in w or OSA.distance(lab, w) <= 1 for lab in self.labels)
         ]
         self.tlds = [t for t, _ in TLD_MIX]
         self.tld_weights = [w for _, w in TLD_MIX]
@@ -441,7 +450,7 @@ class _Builder:
     def add(self, candidate: str, kind: str, brand: Brand | None, family: str) -> None:
         if not candidate or (candidate, kind) in self.seen:
             return
-        if brand is not None and is_official(brand, candidate, kind):
+        if brand is not None and (is_official(brand, candidate, kind) or names_official(brand, candidate)):
             return
         self.seen.add((candidate, kind))
         self.records.append(Record(candidate, kind, brand.name if brand else None, family))
@@ -722,7 +731,11 @@ class _Builder:
                 continue
             start = word.index(label)
             before, after = word[:start], word[start + len(label) :]
-            if {before, after} & DOMAINISH or (not before and len(after) <= 2) or (not after and len(before) <= 1):
+            if (
+                {before, after} & DOMAINISH
+                or (not before and len(after) <= 2)
+                or (not after and len(before) <= 1)
+            ):
                 continue  # amazoncom, uberx, legon: the brand after all, or too close to call
             if brand.common_word:
                 if {before, after} & (set(COMMERCE_AFFIXES) | PRODUCT_AFFIXES):
@@ -800,7 +813,9 @@ class _Builder:
             self.add(f"{other}.{self.tld()}", "domain", None, "lookalike-brand")
             self.add(f"www.{other}.com", "domain", None, "lookalike-brand")
             self.add(f"@{other}", "handle", None, "lookalike-brand")
-            self.add(f"{other}_{self.rng.choice(('fan', 'france', 'news'))}", "handle", None, "lookalike-brand")
+            self.add(
+                f"{other}_{self.rng.choice(('fan', 'france', 'news'))}", "handle", None, "lookalike-brand"
+            )
             for lang in ("en", "fr"):
                 self.add(self.title(lang, h=other), "title", None, "lookalike-brand")
                 self.add(self.title(lang, d=f"{other}.{self.tld()}"), "title", None, "lookalike-brand")
@@ -812,7 +827,9 @@ class _Builder:
             self.add(self.handle_form("_".join(parts)), "handle", None, "ordinary-sense")
             self.add(self.handle_form("".join(parts)), "handle", None, "ordinary-sense")
             for lang in ("en", "fr"):
-                self.add(self.title(lang, d=f"{'-'.join(parts)}.{self.tld()}"), "title", None, "ordinary-sense")
+                self.add(
+                    self.title(lang, d=f"{'-'.join(parts)}.{self.tld()}"), "title", None, "ordinary-sense"
+                )
         for mention in PASSING_MENTIONS.get(brand.name, ()):
             for listings in (GENERIC_LISTINGS_EN, GENERIC_LISTINGS_FR):
                 for base in self.rng.sample(listings, 4):
@@ -846,7 +863,9 @@ class _Builder:
             for sep in ("-", ""):
                 stem = sep.join(words)
                 self.add(f"{stem}.{self.tld()}", "domain", None, "exclusions")
-                self.add(f"{stem}-{self.rng.choice(self.affix_words)}.{self.tld()}", "domain", None, "exclusions")
+                self.add(
+                    f"{stem}-{self.rng.choice(self.affix_words)}.{self.tld()}", "domain", None, "exclusions"
+                )
             self.add(self.handle_form("_".join(words)), "handle", None, "exclusions")
             self.add(self.handle_form("".join(words) + "_fan"), "handle", None, "exclusions")
             for lang in ("en", "fr"):
