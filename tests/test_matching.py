@@ -27,6 +27,7 @@ MATCHER = BrandMatcher(
         Brand("L'Oréal"),
         Brand("PayPal"),
         Brand("Deezer"),
+        Brand("Lego"),
         Brand("Dezer"),
         Brand("Folio", common_word=True, affixes=("poche",)),
         Brand("La Poste", common_word=True),
@@ -214,6 +215,7 @@ NOT_HITS = [
     ("official-handle-in-title", "Suivez @editions_gallimard pour les nouveautés", "title"),
     ("exclusion", "Proust, À la recherche du temps perdu, Gallimard La Pléiade", "title"),
     ("unrelated", "example.org", "domain"),
+    ("count-with-unit", "Instagram page @cooking 139k followers, 2nd owner", "title"),
     ("empty", "", "title"),
 ]
 

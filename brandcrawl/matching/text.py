@@ -10,6 +10,7 @@ Two views of a candidate are compared with a brand:
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +20,7 @@ from importlib.resources import files
 LEET = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g"}
 # Symbols read as letters between letters ("g@llimard"); elsewhere they separate words.
 LEET_SYMBOLS = {"@": "a", "$": "s", "!": "l", "|": "l"}
+NUMBER_WITH_UNIT = re.compile(r"\d+(?:[kmb]|st|nd|rd|th|er|e|eme|k?m)")
 # Pairs a reader takes for one letter, and letters a reader takes for each other.
 SKELETON_PAIRS = (("rn", "m"), ("vv", "w"))
 SKELETON_LETTERS = str.maketrans({"i": "l"})
@@ -151,15 +153,17 @@ def fold(original: str) -> Folded:
 
 
 def _runs_with_letters(pieces: list[tuple[int, str, str | None]]) -> list[bool]:
-    """For each character, whether its word mixes letters with digits: "70ta1" is leetspeak,
-    "2024" a number."""
+    """For each character, whether its word mixes letters with digits and so reads as leetspeak:
+    "70ta1" does; "2024" and a count with its unit ("139k", "12K", "2nd", "3eme") do not."""
     flags = [False] * len(pieces)
     start = 0
     for end in range(len(pieces) + 1):
         if end == len(pieces) or pieces[end][2] is None:
-            has_letter = any(_is_letter(piece) for piece in pieces[start:end])
+            run = pieces[start:end]
+            word = "".join(piece[2] or "" for piece in run)
+            leet = any(_is_letter(piece) for piece in run) and not NUMBER_WITH_UNIT.fullmatch(word)
             for position in range(start, end):
-                flags[position] = has_letter
+                flags[position] = leet
             start = end + 1
     return flags
 
