@@ -7,7 +7,7 @@ import logging
 import math
 import os
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 from importlib.metadata import version
 from pathlib import Path
 
@@ -63,6 +63,7 @@ def straddles(token: str, start: int, end: int) -> bool:
 BRAND_COST = 1.0
 
 
+@lru_cache(maxsize=1 << 18)
 def _word_cost(word: str) -> float:
     if word.isdigit() or word in SHORT_AFFIXES or word in COMMERCE_AFFIXES or word in ("s", "es", "x"):
         return 1.0
