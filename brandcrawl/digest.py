@@ -179,9 +179,16 @@ def _reported_hit(hit: Hit, listing: ListingRow) -> ReportedHit:
     )
 
 
-def _rank(hit: ReportedHit) -> tuple[float, float, datetime]:
+def _rank(hit: ReportedHit) -> tuple[bool, float, float, datetime]:
+    """A domain or handle for sale first (what brand teams act on), then by match strength, price
+    and ending soonest."""
     far = datetime.max.replace(tzinfo=UTC)
-    return (-hit.score, -float(hit.price or 0), hit.end_time or far)
+    return (
+        hit.asset_kind not in ("domain", "handle"),
+        -hit.score,
+        -float(hit.price or 0),
+        hit.end_time or far,
+    )
 
 
 def _health(session: Session) -> list[Health]:

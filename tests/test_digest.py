@@ -146,3 +146,17 @@ def test_two_digests_in_the_same_second_keep_both_files(
     assert first != second
     assert "gallimard.shop" in first.with_suffix(".txt").read_text(encoding="utf-8")
     assert "gallimard.store" in second.with_suffix(".txt").read_text(encoding="utf-8")
+
+
+def test_assets_for_sale_come_before_mere_mentions(store: Store, watch_path: Path) -> None:
+    book = hit("1", "Gallimard NRF Le Petit Prince 1946", price="900.00", asset_kind="other", asset=None)
+    domain = hit("2", "gallimard-shop.net", price="50.00", asset_kind="domain", asset="gallimard-shop.net")
+    domain.matches[0]["score"] = 0.9
+    book.matches[0]["score"] = 1.0
+    store.save_listings([book, domain], NOW)
+    with store.session() as session:
+        report = collect(session, load_watch(watch_path), NOW)
+    assert [h.title for h in report.sections[0].new_hits] == [
+        "gallimard-shop.net",
+        "Gallimard NRF Le Petit Prince 1946",
+    ]
