@@ -16,6 +16,7 @@ same answers as matching one by one, only faster.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, KeysView, Sequence
 
 import ahocorasick
@@ -36,6 +37,7 @@ def _table() -> bytes:
 
 
 _FOLD = _table()
+_TLD = re.compile(r"\.[^.\n]*$", re.MULTILINE)
 
 
 class BulkFilter:
@@ -70,7 +72,9 @@ class BulkFilter:
         return sorted(found)
 
     def _lines_worth_matching(self, domains: list[str]) -> set[int]:
-        letters = "\n".join(domains).lower().encode("ascii").translate(_FOLD).decode("ascii")
+        # The TLD goes, as in the matcher: "com" must not pass for a typo of a three-letter brand.
+        text = _TLD.sub("", "\n".join(domains).lower())
+        letters = text.encode("ascii").translate(_FOLD).decode("ascii")
         folded = letters.replace("rn", "m").replace("vv", "w")
         words = "|" + folded.replace("\n", "|\n|") + "|"
         joined = folded.replace("|", "")
