@@ -2,96 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from brandcrawl.config import WatchConfig
+from brandcrawl.render import render
+from brandcrawl.report import BrandSection, DigestReport, Health, ReportedChange, ReportedHit
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, Digest, Hit, ListingChange, ListingRow
-
-
-@dataclass(frozen=True)
-class ReportedHit:
-    hit_id: int
-    brand: str
-    marketplace: str
-    site: str | None
-    title: str
-    url: str
-    asset_kind: str
-    asset: str | None
-    matched: str
-    explanation: str
-    score: float
-    price: Decimal | None
-    currency: str | None
-    price_is_range: bool
-    bid_count: int | None
-    end_time: datetime | None
-    status: str
-    seller: str | None
-
-
-@dataclass(frozen=True)
-class ReportedChange:
-    change_id: int
-    brand: str
-    marketplace: str
-    title: str
-    url: str
-    asset: str | None
-    field: str
-    old_value: str | None
-    new_value: str | None
-    changed_at: datetime
-
-
-@dataclass
-class BrandSection:
-    brand: str
-    new_hits: list[ReportedHit] = field(default_factory=list)
-    changes: list[ReportedChange] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Health:
-    marketplace: str
-    status: str
-    detail: str
-    pages_fetched: int
-    listings_seen: int
-    hits: int
-    finished_at: datetime
-
-
-@dataclass
-class DigestReport:
-    generated_at: datetime
-    timezone: str
-    sections: list[BrandSection]
-    health: list[Health]
-    hit_ids: list[int]
-    change_ids: list[int]
-
-    @property
-    def new_hit_count(self) -> int:
-        return sum(len(s.new_hits) for s in self.sections)
-
-    @property
-    def change_count(self) -> int:
-        """Changes shown; one listing reported under two brands counts once."""
-        return len({change.change_id for s in self.sections for change in s.changes})
-
-    @property
-    def problems(self) -> list[Health]:
-        return [h for h in self.health if h.status != "ok"]
 
 
 def collect(session: Session, watch: WatchConfig, now: datetime) -> DigestReport:
@@ -213,41 +134,6 @@ def _health(session: Session) -> list[Health]:
             )
         )
     return health
-
-
-def template_environment() -> Environment:
-    """Jinja for reports/: HTML autoescaped (listing titles are attacker-controlled), no silent blanks."""
-    environment = Environment(
-        loader=PackageLoader("reports", "."),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    environment.filters["money"] = format_money
-    return environment
-
-
-def format_money(amount: Decimal | None, currency: str | None, is_range: bool = False) -> str:
-    if amount is None:
-        return "—"
-    text = f"{amount:,.2f} {currency or ''}".strip()
-    return f"from {text}" if is_range else text
-
-
-def render(report: DigestReport) -> tuple[str, str]:
-    """The digest as (HTML, plain text), from the same data."""
-    environment = template_environment()
-    zone = ZoneInfo(report.timezone)
-    context = {
-        "report": report,
-        "local": lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z") if moment else "—",
-    }
-    return (
-        environment.get_template("digest.html").render(context),
-        environment.get_template("digest.txt").render(context),
-    )
 
 
 def write_digest(store: Store, watch: WatchConfig, out_dir: str | Path, now: datetime | None = None) -> Path:

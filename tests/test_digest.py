@@ -5,7 +5,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from brandcrawl.config import load_watch
-from brandcrawl.digest import collect, render, template_environment, write_digest
+from brandcrawl.digest import collect, write_digest
+from brandcrawl.render import render, template_environment
 from brandcrawl.items import Listing
 from brandcrawl.storage import Store
 from tests.conftest import gallimard_listing
