@@ -7,14 +7,18 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brandcrawl import __version__
 from brandcrawl.config import WatchConfig, WatchFileError, load_watch
 from brandcrawl.runs import pages_fetched
 
+if TYPE_CHECKING:
+    from brandcrawl.delivery import DeliveryResult
+
 # For cron and monitoring: 3 means the digest was written but some marketplace could not be checked.
-EXIT_OK, EXIT_USAGE, EXIT_UNHEALTHY = 0, 2, 3  # an unexpected error exits 1 with its traceback
+# 1: a digest could not be delivered (it is sent next run), or an unexpected error (with its traceback).
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNHEALTHY = 0, 1, 2, 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -40,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Watch auction and marketplace sites for handles and domains that carry your brands.",
         epilog="Exit status: 0 all marketplaces checked; 3 the digest was written but some marketplace "
         "was blocked, disallowed or broken (see its health section); 2 a usage or watch-file error; "
-        "1 the run itself failed.",
+        "1 a digest could not be delivered (it is sent next run) or the run itself failed.",
     )
     parser.add_argument("--version", action="version", version=f"brandcrawl {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -64,12 +68,17 @@ def _parser() -> argparse.ArgumentParser:
 
     digest = commands.add_parser(
         "digest",
-        help="write the digest of everything not yet reported",
-        description="Write the digest (HTML and plain text) of every hit and change not yet reported, "
-        "and mark them reported so the next digest holds only what is new.",
+        help="write the team digest and send each recipient theirs",
+        description="Write the team's digest (HTML and plain text, every brand) of what is not yet in one, "
+        "then send each recipient one e-mail with their brands' new hits and changes, marked only once "
+        "their server accepted it. Without [digest.smtp] in the watch file, each recipient's digest is "
+        "written to OUT/recipients/ as .html, .txt and a ready .eml instead.",
     )
     _watch_and_db(digest)
     digest.add_argument("--out", help="digest folder (default: the watch file's digest.out_dir)")
+    digest.add_argument(
+        "--dry-run", action="store_true", help="show what would be sent to whom; write, send and mark nothing"
+    )
     digest.set_defaults(handler=_digest)
 
     match = commands.add_parser(
@@ -122,16 +131,15 @@ def _run(args: argparse.Namespace) -> int:
     overrides = dict(_setting(item) for item in args.set)
     names = args.spider or [m.name for m in watch.enabled_marketplaces()]
     results = crawl(watch, names, db_url=_db_url(args.db), settings=overrides, log_level=args.log_level)
-    path = _write_digest(watch, _db_url(args.db), args.out or watch.digest.out_dir)
-    _summarise(results, path)
-    return _exit_status(results)
+    delivered = _report(watch, _db_url(args.db), args.out or watch.digest.out_dir)
+    _summarise(results)
+    return EXIT_FAILED if delivered.failed else _exit_status(results)
 
 
 def _digest(args: argparse.Namespace) -> int:
     watch = load_watch(args.watch)
-    path = _write_digest(watch, _db_url(args.db), args.out or watch.digest.out_dir)
-    print(f"digest written to {path}")
-    return EXIT_OK
+    delivered = _report(watch, _db_url(args.db), args.out or watch.digest.out_dir, dry_run=args.dry_run)
+    return EXIT_FAILED if delivered.failed else EXIT_OK
 
 
 def _match(args: argparse.Namespace) -> int:
@@ -193,9 +201,9 @@ def _demo(args: argparse.Namespace) -> int:
             spider_args={"base_url": f"{replica.base_url}/{{site}}"},
             log_level=args.log_level,
         )
-        path = _write_digest(watch, db_url, out / "digest")
-    _summarise(results, path)
-    return _exit_status(results)
+        delivered = _report(watch, db_url, out / "digest")
+    _summarise(results)
+    return EXIT_FAILED if delivered.failed else _exit_status(results)
 
 
 def crawl(
@@ -273,19 +281,35 @@ def _exit_status(results: dict[str, dict[str, Any]]) -> int:
     return EXIT_OK if healthy else EXIT_UNHEALTHY
 
 
-def _write_digest(watch: WatchConfig, db_url: str, out_dir: str | Path) -> Path:
+def _report(watch: WatchConfig, db_url: str, out_dir: str | Path, *, dry_run: bool = False) -> DeliveryResult:
+    """The team digest on disk, then each recipient's (sent, or written without SMTP settings)."""
+    from brandcrawl.delivery import deliver
     from brandcrawl.digest import write_digest
     from brandcrawl.storage import Store
 
     store = Store(db_url)
     try:
         store.upgrade()
-        return write_digest(store, watch, out_dir)
+        if not dry_run:
+            path = write_digest(store, watch, out_dir)
+            print(f"digest written to {path} (and {path.with_suffix('.txt')})")
+        result = deliver(store, watch, out_dir, dry_run=dry_run)
     finally:
         store.close()
+    for line in result.previews:
+        print(f"would send to {line}")
+    for address in result.sent:
+        print(f"sent to {address}")
+    if result.written:
+        print(f"recipients' digests written to {Path(result.written[0]).parent} (.html, .txt, .eml)")
+    for address, error in result.failed.items():
+        print(
+            f"brandcrawl: digest for {address} not delivered: {error}; it is sent next run", file=sys.stderr
+        )
+    return result
 
 
-def _summarise(results: dict[str, dict[str, Any]], digest: Path) -> None:
+def _summarise(results: dict[str, dict[str, Any]]) -> None:
     for name, stats in results.items():
         print(
             f"{name}: {stats.get('brandcrawl/run/status', 'not run')}, "
@@ -293,7 +317,6 @@ def _summarise(results: dict[str, dict[str, Any]], digest: Path) -> None:
             f"{stats.get('brandcrawl/hits/matched', 0)} carry a watched brand, "
             f"{stats.get('brandcrawl/hits/new', 0)} new hits"
         )
-    print(f"digest written to {digest} (and {digest.with_suffix('.txt')})")
 
 
 def _db_url(given: str | None) -> str:

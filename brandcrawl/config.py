@@ -82,11 +82,32 @@ class MarketplaceConfig:
 
 
 @dataclass(frozen=True)
+class SmtpConfig:
+    """Where the digest is sent from. The password is read from the environment variable named
+    here, never from the watch file."""
+
+    host: str
+    port: int | None = None  # default: 465 for security "tls", else 587 ("starttls") or 25 ("none")
+    security: str = "starttls"  # starttls | tls | none
+    username: str | None = None
+    password_env: str | None = None
+    ca_file: str | None = None  # a private CA to trust (a company relay, the tests' server)
+    timeout: int = 60
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"tls": 465, "starttls": 587}.get(self.security, 25)
+
+
+@dataclass(frozen=True)
 class DigestConfig:
     sender: str
     language: str = "en"
     timezone: str = "UTC"
     out_dir: str = "digest"
+    smtp: SmtpConfig | None = None  # none: each recipient's digest is written to out_dir as .eml
+    ops: str | None = None  # gets the health problems (blocked or broken marketplaces)
+    send_quiet: bool = True  # send the short "all quiet" digest on a day with nothing new
 
 
 @dataclass(frozen=True)
@@ -304,11 +325,48 @@ class _Reader:
             "language": self.language,
             "timezone": self.timezone,
             "out_dir": self.string,
+            "smtp": self.smtp,
+            "ops": self.address,
+            "send_quiet": self.boolean,
         }
         found = self.fields(value, key, checks, "a table ([digest])")
         if "sender" not in found:
             self.fail(f"{key}.sender", _MISSING_SENDER)
         return DigestConfig(**found)
+
+    def smtp(self, value: object, key: str) -> SmtpConfig:
+        checks = {
+            "host": self.string,
+            "port": self.port,
+            "security": self.security,
+            "username": self.string,
+            "password_env": self.env_name,
+            "ca_file": self.string,
+            "timeout": self.max_pages,
+        }
+        found = self.fields(value, key, checks, "a table ([digest.smtp])")
+        if "host" not in found:
+            self.fail(f"{key}.host", "required key is missing (the SMTP server's name)")
+        if "password_env" in found and "username" not in found:
+            self.fail(f"{key}.username", "required with password_env (the login name)")
+        return SmtpConfig(**found)
+
+    def port(self, value: object, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+            self.fail(key, f"expected a port number from 1 to 65535, got {value!r}")
+        return value
+
+    def security(self, value: object, key: str) -> str:
+        text = self.string(value, key)
+        if text not in ("starttls", "tls", "none"):
+            self.fail(key, f"expected starttls, tls or none, got {text!r}")
+        return text
+
+    def env_name(self, value: object, key: str) -> str:
+        text = self.string(value, key)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+            self.fail(key, f"expected the name of an environment variable, got {text!r}")
+        return text
 
     def crawl(self, value: object, key: str) -> CrawlConfig:
         checks = {"contact": self.string, "max_pages": self.max_pages}

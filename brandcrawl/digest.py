@@ -2,28 +2,85 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, exists, func, not_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from brandcrawl.config import WatchConfig
 from brandcrawl.render import render
 from brandcrawl.report import BrandSection, DigestReport, Health, ReportedChange, ReportedHit
 from brandcrawl.storage import Store
-from brandcrawl.storage.models import CrawlRun, Digest, Hit, ListingChange, ListingRow
+from brandcrawl.storage.models import (
+    CrawlRun,
+    DeliveredChange,
+    DeliveredHit,
+    Delivery,
+    Digest,
+    Hit,
+    ListingChange,
+    ListingRow,
+)
+
+# A delivery in one of these states has reached its recipient (or the disk standing in for them).
+DELIVERED = ("sent", "written")
 
 
-def collect(session: Session, watch: WatchConfig, now: datetime) -> DigestReport:
-    """Everything not yet reported: new hits, changes to hits already reported, latest crawl health."""
+@dataclass(frozen=True)
+class Audience:
+    """Whose digest: the team's overview on disk (every brand, ``recipient`` None), or one
+    recipient's e-mail (their brands, reported to them)."""
+
+    recipient: str | None = None
+    brands: frozenset[str] | None = None
+
+    def hit_reported(self, hit: type[Hit]) -> ColumnElement[bool]:
+        if self.recipient is None:
+            return hit.reported_in.is_not(None)
+        return exists().where(
+            DeliveredHit.hit_id == hit.id,
+            DeliveredHit.delivery_id == Delivery.id,
+            Delivery.recipient == self.recipient,
+            Delivery.status.in_(DELIVERED),
+        )
+
+    def previous(self, session: Session) -> datetime | None:
+        """When this audience last got a digest."""
+        if self.recipient is None:
+            return session.scalar(select(func.max(Digest.created_at)))
+        return session.scalar(
+            select(func.max(Delivery.finished_at)).where(
+                Delivery.recipient == self.recipient, Delivery.status.in_(DELIVERED)
+            )
+        )
+
+    def change_reported(self) -> ColumnElement[bool]:
+        if self.recipient is None:
+            return ListingChange.reported_in.is_not(None)
+        return exists().where(
+            DeliveredChange.change_id == ListingChange.id,
+            DeliveredChange.delivery_id == Delivery.id,
+            Delivery.recipient == self.recipient,
+            Delivery.status.in_(DELIVERED),
+        )
+
+
+TEAM = Audience()
+
+
+def collect(session: Session, watch: WatchConfig, now: datetime, audience: Audience = TEAM) -> DigestReport:
+    """Everything not yet reported to ``audience``: new hits, changes to hits already reported to
+    it, and the latest crawl health."""
     order = {brand.name: index for index, brand in enumerate(watch.brands)}
     sections: dict[str, BrandSection] = {}
+    in_scope = Hit.brand.in_(audience.brands) if audience.brands is not None else true()
 
     new_hits = session.execute(
         select(Hit, ListingRow)
         .join(ListingRow, Hit.listing_pk == ListingRow.id)
-        .where(Hit.reported_in.is_(None))
+        .where(in_scope, not_(audience.hit_reported(Hit)))
     ).all()
     for hit, listing in new_hits:
         sections.setdefault(hit.brand, BrandSection(hit.brand)).new_hits.append(_reported_hit(hit, listing))
@@ -33,7 +90,11 @@ def collect(session: Session, watch: WatchConfig, now: datetime) -> DigestReport
         select(ListingChange, ListingRow, reported.brand)
         .join(ListingRow, ListingChange.listing_pk == ListingRow.id)
         .join(reported, reported.listing_pk == ListingRow.id)
-        .where(ListingChange.reported_in.is_(None), reported.reported_in.is_not(None))
+        .where(
+            not_(audience.change_reported()),
+            audience.hit_reported(reported),
+            reported.brand.in_(audience.brands) if audience.brands is not None else true(),
+        )
         .order_by(ListingChange.changed_at)
     ).all()
     for change, listing, brand in changes:
@@ -61,7 +122,7 @@ def collect(session: Session, watch: WatchConfig, now: datetime) -> DigestReport
         for start in range(0, len(new_listings), 500)
         for change_id in session.scalars(
             select(ListingChange.id).where(
-                ListingChange.reported_in.is_(None),
+                not_(audience.change_reported()),
                 ListingChange.listing_pk.in_(new_listings[start : start + 500]),
             )
         )
@@ -71,7 +132,7 @@ def collect(session: Session, watch: WatchConfig, now: datetime) -> DigestReport
         generated_at=now,
         timezone=watch.digest.timezone,
         sections=sorted(sections.values(), key=lambda s: (order.get(s.brand, len(order)), s.brand)),
-        health=_health(session),
+        health=_health(session, audience.previous(session)),
         hit_ids=[hit.id for hit, _ in new_hits],
         change_ids=change_ids,
     )
@@ -112,13 +173,12 @@ def _rank(hit: ReportedHit) -> tuple[bool, float, float, datetime]:
     )
 
 
-def _health(session: Session) -> list[Health]:
+def _health(session: Session, previous_digest: datetime | None) -> list[Health]:
     """The latest crawl of each marketplace; one that ran before the previous digest is stale."""
     latest = select(CrawlRun.spider, func.max(CrawlRun.id).label("id")).group_by(CrawlRun.spider).subquery()
     runs = session.scalars(
         select(CrawlRun).join(latest, CrawlRun.id == latest.c.id).order_by(CrawlRun.spider)
     )
-    previous_digest = session.scalar(select(func.max(Digest.created_at)))
     health = []
     for run in runs:
         stale = previous_digest is not None and run.finished_at < previous_digest

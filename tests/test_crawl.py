@@ -100,7 +100,7 @@ async def test_a_second_crawl_updates_instead_of_duplicating(
     finally:
         store.close()
     assert "0 new hits" in digest
-    assert "price 1500.00 -> 2100.00" in digest
+    assert "price 1,500.00 -> 2,100.00" in digest
     assert "bid count 17 -> 23" in digest
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import (
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     Numeric,
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -135,3 +137,49 @@ class CrawlRun(Base):
     status: Mapped[str] = mapped_column(String(16))  # ok | blocked | disallowed | broken
     detail: Mapped[str] = mapped_column(Text, default="")
     finish_reason: Mapped[str | None] = mapped_column(String(64))
+
+
+class Delivery(Base):
+    """One digest for one recipient: claimed while sending, then sent (or written to disk, or failed).
+
+    At most one delivery per recipient is ``sending`` at a time (a partial unique index): two digest
+    runs cannot both send to the same person.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        Index(
+            "uq_deliveries_sending_recipient",
+            "recipient",
+            unique=True,
+            sqlite_where=text("status = 'sending'"),
+            postgresql_where=text("status = 'sending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(320), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # sending | sent | written | failed | abandoned
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DeliveredHit(Base):
+    __tablename__ = "delivered_hits"
+    __table_args__ = (UniqueConstraint("delivery_id", "hit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id"), index=True)
+
+
+class DeliveredChange(Base):
+    __tablename__ = "delivered_changes"
+    __table_args__ = (UniqueConstraint("delivery_id", "change_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("listing_changes.id"), index=True)

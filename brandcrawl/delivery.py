@@ -1,0 +1,256 @@
+"""Sending each recipient their digest exactly once: claimed in the database, marked only once
+their mail server accepted it (or, without SMTP settings, once it is written to disk).
+
+Which way it errs: a crash after the server accepted a message but before it is marked leaves the
+claim behind; once the claim is stale the next run sends the same hits again, under the same
+Message-ID, so mail clients fold the duplicate. A hit is never marked without having been sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from pathlib import Path
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from brandcrawl.config import SmtpConfig, WatchConfig
+from brandcrawl.digest import Audience, collect
+from brandcrawl.render import RenderedDigest, render_digest
+from brandcrawl.report import DigestReport
+from brandcrawl.storage import Store
+from brandcrawl.storage.models import DeliveredChange, DeliveredHit, Delivery
+
+logger = logging.getLogger(__name__)
+
+# A claim older than this belongs to a run that died: the next run takes it over and resends.
+STALE_CLAIM = timedelta(minutes=30)
+
+
+class DeliveryError(Exception):
+    """Some digests could not be delivered; they stay unmarked for the next run."""
+
+
+@dataclass
+class DeliveryResult:
+    sent: list[str] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # nothing to say, or another run is on it
+    failed: dict[str, str] = field(default_factory=dict)  # recipient → error
+    previews: list[str] = field(default_factory=list)  # --dry-run
+
+
+def recipients(watch: WatchConfig) -> dict[str, frozenset[str]]:
+    """Each recipient's address → the brands they get, in watch-file order of first mention."""
+    found: dict[str, set[str]] = {}
+    for brand in watch.brands:
+        for address in brand.recipients:
+            found.setdefault(address.lower(), set()).add(brand.name)
+    return {address: frozenset(brands) for address, brands in found.items()}
+
+
+def deliver(
+    store: Store,
+    watch: WatchConfig,
+    out_dir: str | Path,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    environ: dict[str, str] | None = None,
+) -> DeliveryResult:
+    """Send (or, without SMTP settings, write) each recipient's digest of what they have not seen."""
+    now = now or datetime.now(UTC)
+    environ = dict(os.environ) if environ is None else environ
+    smtp = watch.digest.smtp
+    result = DeliveryResult()
+    for address, brands in recipients(watch).items():
+        claim = None if dry_run else _claim(store, address, now)
+        if claim is None and not dry_run:
+            result.skipped.append(address)
+            logger.warning("another digest run is delivering to %s: left to it", address)
+            continue
+        with store.session() as session:
+            report = collect(session, watch, now, Audience(address, brands))
+        if report.quiet and not watch.digest.send_quiet:
+            _release(store, claim)
+            result.skipped.append(address)
+            continue
+        rendered = render_digest(report, language=watch.digest.language, timezone=watch.digest.timezone)
+        message = build_message(
+            watch.digest.sender, address, rendered, _message_id(address, report, watch), now
+        )
+        if dry_run:
+            result.previews.append(_preview(address, rendered, report))
+            continue
+        assert claim is not None
+        try:
+            if smtp is None:
+                result.written.extend(_write(Path(out_dir), address, rendered, message, now))
+                status = "written"
+            else:
+                send(smtp, message, environ)
+                result.sent.append(address)
+                status = "sent"
+        except (OSError, smtplib.SMTPException, DeliveryError) as error:
+            _fail(store, claim, error, now)
+            result.failed[address] = _describe(error)
+            logger.error(
+                "digest for %s not delivered: %s (it will be sent next run)", address, _describe(error)
+            )
+            continue
+        _mark(store, claim, report, status, message, now)
+    return result
+
+
+def build_message(
+    sender: str, recipient: str, rendered: RenderedDigest, message_id: str, now: datetime
+) -> EmailMessage:
+    """multipart/alternative: the plain text first, the HTML as the preferred alternative."""
+    message = EmailMessage()
+    # Header values go through the email package, which refuses line breaks: no header injection.
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = message_id
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(rendered.text)
+    message.add_alternative(rendered.html, subtype="html")
+    return message
+
+
+def send(smtp: SmtpConfig, message: EmailMessage, environ: dict[str, str]) -> None:
+    """Hand the message to the SMTP server; returns only once the server accepted it."""
+    context = ssl.create_default_context(cafile=smtp.ca_file)
+    client: smtplib.SMTP
+    if smtp.security == "tls":
+        client = smtplib.SMTP_SSL(smtp.host, smtp.effective_port, timeout=smtp.timeout, context=context)
+    else:
+        client = smtplib.SMTP(smtp.host, smtp.effective_port, timeout=smtp.timeout)
+    with client:
+        if smtp.security == "starttls":
+            client.starttls(context=context)
+        if smtp.username:
+            password = environ.get(smtp.password_env or "", "")
+            if smtp.password_env and not password:
+                raise DeliveryError(
+                    f"the environment variable {smtp.password_env} (SMTP password) is not set"
+                )
+            client.login(smtp.username, password)
+        refused = client.send_message(message)
+        if refused:
+            raise DeliveryError(f"the server refused {', '.join(refused)}")
+
+
+def _claim(store: Store, recipient: str, now: datetime) -> int | None:
+    """A delivery row in state "sending" for ``recipient``, or None if another live run holds one."""
+    with store.session() as session:
+        stale = now - STALE_CLAIM
+        session.execute(
+            update(Delivery)
+            .where(Delivery.recipient == recipient, Delivery.status == "sending", Delivery.claimed_at < stale)
+            .values(status="abandoned", finished_at=now, error="claim left by a run that stopped")
+        )
+    try:
+        with store.session() as session:
+            delivery = Delivery(recipient=recipient, status="sending", claimed_at=now)
+            session.add(delivery)
+            session.flush()
+            return delivery.id
+    except IntegrityError:
+        return None
+
+
+def _release(store: Store, claim: int | None) -> None:
+    if claim is None:
+        return
+    with store.session() as session:
+        session.execute(
+            update(Delivery).where(Delivery.id == claim).values(status="abandoned", error="nothing to send")
+        )
+
+
+def _fail(store: Store, claim: int, error: BaseException, now: datetime) -> None:
+    with store.session() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == claim)
+            .values(status="failed", finished_at=now, error=_describe(error))
+        )
+
+
+def _mark(
+    store: Store, claim: int, report: DigestReport, status: str, message: EmailMessage, now: datetime
+) -> None:
+    """What the message held is now delivered to its recipient: one transaction."""
+    with store.session() as session:
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == claim)
+            .values(
+                status=status, finished_at=now, message_id=message["Message-ID"], subject=message["Subject"]
+            )
+        )
+        _insert_all(session, DeliveredHit, [{"delivery_id": claim, "hit_id": h} for h in report.hit_ids])
+        _insert_all(
+            session, DeliveredChange, [{"delivery_id": claim, "change_id": c} for c in report.change_ids]
+        )
+
+
+def _insert_all(session: Session, model: type, rows: list[dict[str, int]]) -> None:
+    for start in range(0, len(rows), 500):
+        session.execute(model.__table__.insert(), rows[start : start + 500])
+
+
+def _message_id(recipient: str, report: DigestReport, watch: WatchConfig) -> str:
+    """The same recipient and the same content give the same Message-ID: a rare resend folds."""
+    content = (
+        f"{recipient}|{sorted(report.hit_ids)}|{sorted(report.change_ids)}|{report.generated_at:%Y-%m-%d}"
+    )
+    digest = hashlib.sha256(content.encode()).hexdigest()[:32]
+    domain = parseaddr(watch.digest.sender)[1].rpartition("@")[2] or "brandcrawl.invalid"
+    return f"<digest.{digest}@{domain}>"
+
+
+def _write(
+    out_dir: Path, recipient: str, rendered: RenderedDigest, message: EmailMessage, now: datetime
+) -> list[Path]:
+    folder = out_dir / "recipients"
+    folder.mkdir(parents=True, exist_ok=True)
+    # Named in full: an address has dots, which Path.with_suffix would take for an extension.
+    stem = f"{_slug(recipient)}-{now:%Y%m%d-%H%M%S}"
+    paths = []
+    for suffix, content in ((".html", rendered.html), (".txt", rendered.text), (".eml", message.as_string())):
+        path = folder / f"{stem}{suffix}"
+        partial = folder / f"{stem}{suffix}.part"
+        partial.write_text(content, encoding="utf-8")
+        partial.replace(path)
+        paths.append(path)
+    return paths
+
+
+def _slug(address: str) -> str:
+    return re.sub(r"[^a-z0-9@._-]+", "-", address.lower())
+
+
+def _preview(address: str, rendered: RenderedDigest, report: DigestReport) -> str:
+    return f"{address}: {rendered.subject} ({report.new_hit_count} new, {report.change_count} changed)"
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, smtplib.SMTPResponseException):
+        text = error.smtp_error
+        return f"SMTP {error.smtp_code}: {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return "the server refused the recipient: " + ", ".join(error.recipients)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -1,0 +1,284 @@
+"""Each recipient's digest, through a real SMTP server on 127.0.0.1 (aiosmtpd): delivered once."""
+
+from __future__ import annotations
+
+import email
+import socket
+import ssl
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import Message
+from email.policy import default as default_policy
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from brandcrawl.cli import main
+from brandcrawl.config import load_watch
+from brandcrawl.delivery import STALE_CLAIM, _claim, build_message, deliver
+from brandcrawl.render import RenderedDigest
+from brandcrawl.storage import Store
+from tests.conftest import gallimard_listing
+
+NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
+
+
+class Inbox:
+    """An SMTP handler that keeps what it accepts and can refuse the next messages."""
+
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+        self.refuse_next = 0
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.refuse_next:
+            self.refuse_next -= 1
+            return "554 5.7.1 Message refused"
+        message = email.message_from_bytes(envelope.content, policy=default_policy)
+        self.messages.append((list(envelope.rcpt_tos), message))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [message for recipients, message in self.messages if address in recipients]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    handler, port = Inbox(), free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield handler, port
+    controller.stop()
+
+
+WATCH = """
+[digest]
+sender = "Veille <veille@brandcrawl.example>"
+timezone = "Europe/Paris"
+{digest_extra}
+
+[marketplaces.ebay]
+
+[[brands]]
+name = "Gallimard"
+recipients = ["juridique@gallimard.example", "veille@gallimard.example"]
+
+[[brands]]
+name = "Folio"
+common_word = true
+recipients = ["veille@gallimard.example"]
+"""
+
+
+def watch_file(tmp_path: Path, digest_extra: str) -> Path:
+    path = tmp_path / "watch.toml"
+    path.write_text(WATCH.format(digest_extra=digest_extra), encoding="utf-8")
+    return path
+
+
+def smtp_watch(tmp_path: Path, port: int, digest: str = "", **smtp: str) -> Path:
+    settings = {"host": '"127.0.0.1"', "port": str(port), "security": '"none"', **smtp}
+    lines = "\n".join(f"{key} = {value}" for key, value in settings.items())
+    return watch_file(tmp_path, f"{digest}\n[digest.smtp]\n{lines}")
+
+
+def seed(store: Store) -> None:
+    folio = gallimard_listing(
+        "2", NOW, title="folio.shop domain name", asset_kind="domain", asset="folio.shop"
+    )
+    folio.matches = [{**folio.matches[0], "brand": "Folio", "explanation": "is 'Folio'"}]
+    store.save_listings([gallimard_listing("1", NOW, title="Vends compte Twitter @Gallimard"), folio], NOW)
+
+
+def parts(message: Message) -> dict[str, str]:
+    return {part.get_content_type(): part.get_content() for part in message.walk() if not part.is_multipart()}
+
+
+def test_each_recipient_gets_one_message_with_their_brands(inbox, tmp_path: Path, store: Store) -> None:
+    handler, port = inbox
+    seed(store)
+    result = deliver(store, load_watch(smtp_watch(tmp_path, port)), tmp_path, now=NOW)
+    assert sorted(result.sent) == ["juridique@gallimard.example", "veille@gallimard.example"]
+
+    [legal] = handler.to("juridique@gallimard.example")
+    [team] = handler.to("veille@gallimard.example")
+    assert legal["Message-ID"].endswith("@brandcrawl.example>")
+    assert legal["Date"]
+    assert legal["From"] == "Veille <veille@brandcrawl.example>"
+    assert "\n" not in legal["Subject"]
+    assert legal.get_content_type() == "multipart/alternative"
+    legal_parts, team_parts = parts(legal), parts(team)
+    assert set(legal_parts) == {"text/plain", "text/html"}
+    assert "@Gallimard" in legal_parts["text/plain"]
+    assert "folio.shop" not in legal_parts["text/plain"]
+    assert "@Gallimard" in team_parts["text/plain"]
+    assert "folio.shop" in team_parts["text/plain"]
+    assert "folio.shop" in team_parts["text/html"]
+
+
+def test_a_hit_is_never_sent_twice(inbox, tmp_path: Path, store: Store) -> None:
+    handler, port = inbox
+    seed(store)
+    watch = load_watch(smtp_watch(tmp_path, port, digest="send_quiet = false"))
+    deliver(store, watch, tmp_path, now=NOW)
+    again = deliver(store, watch, tmp_path, now=NOW + timedelta(hours=24))
+    assert again.sent == []
+    assert len(handler.to("veille@gallimard.example")) == 1
+
+
+def test_a_quiet_day_still_says_all_quiet(inbox, tmp_path: Path, store: Store) -> None:
+    handler, port = inbox
+    seed(store)
+    watch = load_watch(smtp_watch(tmp_path, port))
+    deliver(store, watch, tmp_path, now=NOW)
+    deliver(store, watch, tmp_path, now=NOW + timedelta(hours=24))
+    first, second = handler.to("juridique@gallimard.example")
+    assert "@Gallimard" in parts(first)["text/plain"]
+    assert "@Gallimard" not in parts(second)["text/plain"]
+
+
+def test_a_refused_message_is_not_lost(inbox, tmp_path: Path, store: Store) -> None:
+    handler, port = inbox
+    seed(store)
+    watch = load_watch(smtp_watch(tmp_path, port))
+    handler.refuse_next = 1
+    first = deliver(store, watch, tmp_path, now=NOW)
+    assert len(first.failed) == 1
+    assert "554" in next(iter(first.failed.values()))
+    refused = next(iter(first.failed))
+    assert handler.to(refused) == []
+    second = deliver(store, watch, tmp_path, now=NOW + timedelta(minutes=5))
+    assert refused in second.sent
+    [message] = handler.to(refused)
+    assert "@Gallimard" in parts(message)["text/plain"]
+
+
+def test_a_run_already_delivering_to_a_recipient_is_left_alone(inbox, tmp_path: Path, store: Store) -> None:
+    handler, port = inbox
+    seed(store)
+    watch = load_watch(smtp_watch(tmp_path, port))
+    assert _claim(store, "veille@gallimard.example", NOW) is not None  # another run, alive
+    result = deliver(store, watch, tmp_path, now=NOW + timedelta(minutes=1))
+    assert result.skipped == ["veille@gallimard.example"]
+    assert handler.to("veille@gallimard.example") == []
+    # That run died: once its claim is stale, the hits go out (a duplicate at worst, never a loss).
+    later = deliver(store, watch, tmp_path, now=NOW + STALE_CLAIM + timedelta(minutes=2))
+    assert "veille@gallimard.example" in later.sent
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return key, cert
+
+
+def test_starttls_and_login(certificate, tmp_path: Path, store: Store) -> None:
+    key, cert = certificate
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins: list[tuple[bytes, bytes]] = []
+
+    def authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        assert isinstance(auth_data, LoginPassword)
+        logins.append((auth_data.login, auth_data.password))
+        return AuthResult(success=auth_data.password == b"s3cret")
+
+    handler, port = Inbox(), free_port()
+    controller = Controller(
+        handler,
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=authenticate,
+        auth_require_tls=True,
+    )
+    controller.start()
+    try:
+        seed(store)
+        watch = load_watch(
+            smtp_watch(
+                tmp_path,
+                port,
+                security='"starttls"',
+                username='"veille"',
+                password_env='"BRANDCRAWL_TEST_SMTP_PASSWORD"',
+                ca_file=f'"{cert}"',
+            )
+        )
+        missing = deliver(store, watch, tmp_path, now=NOW, environ={})
+        assert "BRANDCRAWL_TEST_SMTP_PASSWORD" in next(iter(missing.failed.values()))
+        result = deliver(store, watch, tmp_path, now=NOW, environ={"BRANDCRAWL_TEST_SMTP_PASSWORD": "s3cret"})
+    finally:
+        controller.stop()
+    assert sorted(result.sent) == ["juridique@gallimard.example", "veille@gallimard.example"]
+    assert logins[-1] == (b"veille", b"s3cret")
+    assert len(handler.messages) == 2
+
+
+def test_without_smtp_each_recipient_gets_files_and_a_ready_eml(tmp_path: Path, store: Store) -> None:
+    seed(store)
+    watch = load_watch(watch_file(tmp_path, ""))
+    preview = deliver(store, watch, tmp_path / "out", now=NOW, dry_run=True)
+    assert len(preview.previews) == 2
+    assert not (tmp_path / "out").exists()
+    result = deliver(store, watch, tmp_path / "out", now=NOW)
+    emls = sorted(path.name for path in result.written if path.suffix == ".eml")
+    assert emls == [
+        "juridique@gallimard.example-20261127-060000.eml",
+        "veille@gallimard.example-20261127-060000.eml",
+    ]
+    eml = next(path for path in result.written if path.name.startswith("veille") and path.suffix == ".eml")
+    message = email.message_from_bytes(eml.read_bytes(), policy=default_policy)
+    assert message["To"] == "veille@gallimard.example"
+    assert "folio.shop" in parts(message)["text/plain"]
+    # Written counts as delivered: the next run has nothing new for them.
+    assert deliver(store, watch, tmp_path / "out", now=NOW + timedelta(days=1)).written
+
+
+def test_no_header_can_be_injected() -> None:
+    rendered = RenderedDigest(subject="Gallimard\nBcc: attacker@example.org", html="<p>x</p>", text="x")
+    with pytest.raises(ValueError, match="linefeed"):
+        build_message("veille@brandcrawl.example", "a@b.example", rendered, "<id@brandcrawl.example>", NOW)
+
+
+def test_the_digest_command_exits_1_and_says_why_when_smtp_fails(
+    tmp_path: Path, store: Store, capsys
+) -> None:
+    seed(store)
+    watch = smtp_watch(tmp_path, free_port())  # nothing listens there
+    code = main(["digest", "--watch", str(watch), "--db", store.url, "--out", str(tmp_path / "out")])
+    assert code == 1
+    error = capsys.readouterr().err
+    assert "not delivered" in error
+    assert "it is sent next run" in error
+    assert "Traceback" not in error
+
+
+def test_the_team_digest_does_not_make_a_recipients_health_stale(tmp_path: Path, store: Store) -> None:
+    from brandcrawl.digest import write_digest
+
+    seed(store)
+    store.record_run(
+        spider="ebay", started_at=NOW, finished_at=NOW, pages_fetched=8, listings_seen=40, hits=2, new_hits=2,
+        errors=0, status="ok", detail="", finish_reason="finished",
+    )  # fmt: skip
+    watch = load_watch(watch_file(tmp_path, ""))
+    write_digest(store, watch, tmp_path / "team", now=NOW + timedelta(minutes=1))
+    result = deliver(store, watch, tmp_path / "out", now=NOW + timedelta(minutes=2))
+    text = next(path for path in result.written if path.suffix == ".txt").read_text(encoding="utf-8")
+    assert "stale" not in text
