@@ -71,45 +71,61 @@ def deliver(
     """Send (or, without SMTP settings, write) each recipient's digest of what they have not seen."""
     now = now or datetime.now(UTC)
     environ = dict(os.environ) if environ is None else environ
-    smtp = watch.digest.smtp
     result = DeliveryResult()
-    for address, brands in recipients(watch).items():
-        claim = None if dry_run else _claim(store, address, now)
-        if claim is None and not dry_run:
-            result.skipped.append(address)
-            logger.warning("another digest run is delivering to %s: left to it", address)
-            continue
-        with store.session() as session:
-            report = collect(session, watch, now, Audience(address, brands))
-        if report.quiet and not watch.digest.send_quiet:
-            _release(store, claim)
-            result.skipped.append(address)
-            continue
-        rendered = render_digest(report, language=watch.digest.language, timezone=watch.digest.timezone)
-        message = build_message(
-            watch.digest.sender, address, rendered, _message_id(address, report, watch), now
+    audiences = [(address, Audience(address, brands), False) for address, brands in recipients(watch).items()]
+    if watch.digest.ops:
+        # The ops address hears about marketplaces that could not be checked, and nothing else.
+        audiences.append((watch.digest.ops.lower(), Audience(watch.digest.ops.lower(), frozenset()), True))
+    for address, audience, health_only in audiences:
+        _deliver_one(
+            store, watch, Path(out_dir), address, audience, health_only, now, dry_run, environ, result
         )
-        if dry_run:
-            result.previews.append(_preview(address, rendered, report))
-            continue
-        assert claim is not None
-        try:
-            if smtp is None:
-                result.written.extend(_write(Path(out_dir), address, rendered, message, now))
-                status = "written"
-            else:
-                send(smtp, message, environ)
-                result.sent.append(address)
-                status = "sent"
-        except (OSError, smtplib.SMTPException, DeliveryError) as error:
-            _fail(store, claim, error, now)
-            result.failed[address] = _describe(error)
-            logger.error(
-                "digest for %s not delivered: %s (it will be sent next run)", address, _describe(error)
-            )
-            continue
-        _mark(store, claim, report, status, message, now)
     return result
+
+
+def _deliver_one(
+    store: Store,
+    watch: WatchConfig,
+    out_dir: Path,
+    address: str,
+    audience: Audience,
+    health_only: bool,
+    now: datetime,
+    dry_run: bool,
+    environ: dict[str, str],
+    result: DeliveryResult,
+) -> None:
+    claim = None if dry_run else _claim(store, address, now)
+    if claim is None and not dry_run:
+        result.skipped.append(address)
+        logger.warning("another digest run is delivering to %s: left to it", address)
+        return
+    with store.session() as session:
+        report = collect(session, watch, now, audience)
+    if (not report.problems) if health_only else (report.quiet and not watch.digest.send_quiet):
+        _release(store, claim)
+        result.skipped.append(address)
+        return
+    rendered = render_digest(report, language=watch.digest.language, timezone=watch.digest.timezone)
+    message = build_message(watch.digest.sender, address, rendered, _message_id(address, report, watch), now)
+    if dry_run:
+        result.previews.append(_preview(address, rendered, report))
+        return
+    assert claim is not None
+    try:
+        if watch.digest.smtp is None:
+            result.written.extend(_write(out_dir, address, rendered, message, now))
+            status = "written"
+        else:
+            send(watch.digest.smtp, message, environ)
+            result.sent.append(address)
+            status = "sent"
+    except (OSError, smtplib.SMTPException, DeliveryError) as error:
+        _fail(store, claim, error, now)
+        result.failed[address] = _describe(error)
+        logger.error("digest for %s not delivered: %s (it will be sent next run)", address, _describe(error))
+        return
+    _mark(store, claim, report, status, message, now)
 
 
 def build_message(

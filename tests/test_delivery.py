@@ -282,3 +282,23 @@ def test_the_team_digest_does_not_make_a_recipients_health_stale(tmp_path: Path,
     result = deliver(store, watch, tmp_path / "out", now=NOW + timedelta(minutes=2))
     text = next(path for path in result.written if path.suffix == ".txt").read_text(encoding="utf-8")
     assert "stale" not in text
+
+
+def test_the_ops_address_hears_only_about_marketplaces_that_could_not_be_checked(
+    inbox, tmp_path: Path, store: Store
+) -> None:
+    handler, port = inbox
+    seed(store)
+    watch = load_watch(smtp_watch(tmp_path, port, digest='ops = "ops@brandcrawl.example"'))
+    deliver(store, watch, tmp_path, now=NOW)
+    assert handler.to("ops@brandcrawl.example") == []  # nothing wrong: no message
+    store.record_run(
+        spider="ebay", started_at=NOW, finished_at=NOW, pages_fetched=8, listings_seen=0, hits=0, new_hits=0,
+        errors=0, status="blocked", detail="challenge page on 8 of 8 pages", finish_reason="finished",
+    )  # fmt: skip
+    deliver(store, watch, tmp_path, now=NOW + timedelta(hours=1))
+    [alert] = handler.to("ops@brandcrawl.example")
+    text = parts(alert)["text/plain"]
+    assert "blocked" in text
+    assert "challenge page on 8 of 8 pages" in text
+    assert "@Gallimard" not in text
