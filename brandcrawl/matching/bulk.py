@@ -59,6 +59,7 @@ class BulkFilter:
         self._variants = one_edit_variants
         self._pieces = two_typo_pieces
         self._skeletons = skeletons
+        self._lengths = [len(skeleton) for skeleton in skeletons]
 
     def candidates(self, domains: Sequence[str]) -> list[int]:
         """Indexes of the domains worth matching, in order."""
@@ -95,13 +96,20 @@ class BulkFilter:
         return found
 
     def _two_typo_ends(self, words: str) -> Iterator[int]:
+        # The hot loop of the bulk path (one pass per piece found): names bound locally.
+        rfind, find, skeletons, lengths, distance = (
+            words.rfind,
+            words.find,
+            self._skeletons,
+            self._lengths,
+            OSA.distance,
+        )
         for end, numbers in self._pieces.iter(words):
-            start = words.rfind("|", 0, end) + 1
-            stop = words.find("|", end)
+            start = rfind("|", 0, end) + 1
+            length = find("|", end) - start
             for number in numbers:
-                skeleton = self._skeletons[number]
-                if abs(stop - start - len(skeleton)) <= 2 and (
-                    OSA.distance(words[start:stop], skeleton, score_cutoff=2) <= 2
+                if -2 <= length - lengths[number] <= 2 and (
+                    distance(words[start : start + length], skeletons[number], score_cutoff=2) <= 2
                 ):
                     yield end
                     break
