@@ -7,8 +7,8 @@ A chunk of domains is folded at once with ``bytes.translate`` (lower case, leets
   skeleton: the brand with any affix, split by hyphens or dots, in look-alike letters;
 - its words are intersected, as a set, with the matcher's table of one-edit variants: whole-word
   typos (``gallimrd``, ``bnpw``);
-- for labels allowed two typos, an automaton of three pieces of each (one survives two edits)
-  finds words worth an edit-distance check.
+- for labels allowed two typos, an automaton of anchors tied to word boundaries (see
+  ``two_typo_anchors``) finds the few words worth an edit-distance check.
 
 Only the domains found go through ``BrandMatcher.match``, which decides: the bulk path gives the
 same answers as matching one by one, only faster.
@@ -17,12 +17,11 @@ same answers as matching one by one, only faster.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, KeysView, Sequence
+from collections.abc import Callable, Iterator, KeysView, Sequence
 
 import ahocorasick
 from rapidfuzz.distance import OSA
 
-MIN_PIECE = 3
 SEPARATORS = b"-._"
 _LETTERS = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "i": "l"}
 
@@ -47,17 +46,17 @@ class BulkFilter:
         self,
         skeletons: Sequence[str],
         one_edit_variants: KeysView[str],
-        two_typo_pieces: ahocorasick.Automaton,
+        two_typo_anchors: ahocorasick.Automaton,
     ) -> None:
         """``skeletons``: each label's skeleton; ``one_edit_variants``: the keys of the matcher's
-        one-typo table; ``two_typo_pieces``: its automaton of pieces → label numbers (indexes of
+        one-typo table; ``two_typo_anchors``: its automaton of anchors → label numbers (indexes of
         ``skeletons``)."""
         self._exact = ahocorasick.Automaton()
         for skeleton in skeletons:
             self._exact.add_word(skeleton, None)
         self._exact.make_automaton()
         self._variants = one_edit_variants
-        self._pieces = two_typo_pieces
+        self._pieces = two_typo_anchors
         self._skeletons = skeletons
         self._lengths = [len(skeleton) for skeleton in skeletons]
 
@@ -130,13 +129,15 @@ def _lines_at(text: str, positions: list[int]) -> set[int]:
     return lines
 
 
-def pieces(skeleton: str, count: int) -> list[str]:
-    """``count`` pieces of a label, to find its whole-word typos with ``count - 1`` edits: one of
-    them survives. The first is anchored to the start of a word (``|gal``) and the last to its end
-    (``ard|``): if the middle one is broken, the one edit left cannot both break the first and push
-    it off the start (or the last off the end), so one anchored piece still matches, and anchored
-    pieces match far fewer words. Pieces under three letters match too much and are left out."""
-    size = len(skeleton) / count
-    parts = [skeleton[round(i * size) : round((i + 1) * size)] for i in range(count)]
-    anchored = [f"|{parts[0]}", *parts[1:-1], f"{parts[-1]}|"]
-    return [piece for piece, part in zip(anchored, parts, strict=True) if len(part) >= MIN_PIECE]
+def two_typo_anchors(skeleton: str, one_edit: Callable[[str], set[str]]) -> set[str]:
+    """Strings one of which any whole word within two edits of ``skeleton`` holds, each tied to a
+    word boundary so that few ordinary words hold one.
+
+    Cut the label in three: two edits leave one part untouched. If it is the first part, the word
+    starts with it (``|gal``); if the last, the word ends with it (``ard|``); if only the middle one,
+    each of the others took exactly one edit, so the word starts with a one-edit variant of the first
+    part followed by the middle one (``|gxllim``). (A transposition across two parts plus one more
+    edit can break all three: those words are missed.)"""
+    size = len(skeleton) / 3
+    first, middle, last = (skeleton[round(i * size) : round((i + 1) * size)] for i in range(3))
+    return {f"|{first}", f"{last}|", *(f"|{variant}{middle}" for variant in one_edit(first) | {first})}

@@ -12,7 +12,7 @@ from rapidfuzz.distance import OSA
 
 from brandcrawl.config import Brand, WatchConfig
 from brandcrawl.matching import explain, words
-from brandcrawl.matching.bulk import BulkFilter, pieces
+from brandcrawl.matching.bulk import BulkFilter, two_typo_anchors
 from brandcrawl.matching.candidates import REGIONS, Region
 from brandcrawl.matching.text import SKELETON_LETTERS, Folded, label, skeleton_of
 
@@ -110,8 +110,8 @@ class BrandMatcher:
         if self._labels:
             self._exact.make_automaton()
         self._bulk: BulkFilter | None = None  # built on the first bulk call
-        # One typo: every one-edit variant of each label, looked up whole. Two typos: pieces of the
-        # label, one of which survives two edits, found by an automaton, then an edit distance.
+        # One typo: every one-edit variant of each label, looked up whole. Two typos: anchors of the
+        # label that any word two edits away holds, found by an automaton, then an edit distance.
         self._one_typo: dict[str, tuple[int, ...]] = {}
         self._pieces = ahocorasick.Automaton()
         for number, lab in enumerate(self._labels):
@@ -119,8 +119,8 @@ class BrandMatcher:
                 for variant in _one_edit(lab.skeleton):
                     self._one_typo[variant] = (*self._one_typo.get(variant, ()), number)
             if lab.edits >= 2:
-                for piece in pieces(lab.skeleton, lab.edits + 1):
-                    self._pieces.add_word(piece, (*self._pieces.get(piece, ()), number))
+                for anchor in two_typo_anchors(lab.skeleton, _one_edit):
+                    self._pieces.add_word(anchor, (*self._pieces.get(anchor, ()), number))
         if len(self._pieces):
             self._pieces.make_automaton()
 
