@@ -20,13 +20,18 @@ class Region:
     """The text a brand is looked for in, folded, with where each of its characters came from."""
 
     folded: Folded
-    sources: tuple[tuple[int, int], ...]  # span in the candidate of each character of folded.original
+    # Span in the candidate of each character of folded.original; None: the character at index i
+    # is the candidate's character at ``offset + i`` (no punycode was decoded).
+    sources: tuple[tuple[int, int], ...] | None
     decoded: tuple[tuple[str, str], ...] = ()  # punycode labels and what they read as
     platform: str | None = None
     host: str = ""  # a domain's whole host, lower-cased, without www
+    offset: int = 0
 
     def candidate_span(self, text_start: int, text_end: int) -> tuple[int, int]:
         start, end = self.folded.original_span(text_start, text_end)
+        if self.sources is None:
+            return self.offset + start, self.offset + end
         return self.sources[start][0], self.sources[end - 1][1]
 
 
@@ -44,14 +49,18 @@ def domain_region(candidate: str) -> Region:
         labels = labels[1:]
     host_name = ".".join(raw for raw, _ in labels).lower()
     labels = labels[: _suffix_start(labels)]
-    pieces, sources, decoded = [], [], []
-    for number, (raw, start) in enumerate(labels):
+    texts = [_decode(raw) for raw, _ in labels]
+    decoded = [(raw, text) for (raw, _), text in zip(labels, texts, strict=True) if text != raw]
+    if not decoded:
+        # The labels stand side by side in the candidate, dots and all: an offset maps them back.
+        start = labels[0][1] if labels else 0
+        return Region(fold(".".join(raw for raw, _ in labels)), None, host=host_name, offset=start)
+    pieces, sources = [], []
+    for number, ((raw, start), text) in enumerate(zip(labels, texts, strict=True)):
         if number:
             pieces.append(".")
             sources.append((start - 1, start))
-        text = _decode(raw)
         if text != raw:
-            decoded.append((raw, text))
             sources.extend([(start, start + len(raw))] * len(text))
         else:
             sources.extend((start + index, start + index + 1) for index in range(len(raw)))
@@ -63,15 +72,11 @@ def handle_region(candidate: str) -> Region:
     """A handle, with or without ``@``, and an optional ``platform:`` in front."""
     platform, colon, handle = candidate.rpartition(":")
     offset = len(platform) + len(colon)
-    return Region(
-        fold(handle),
-        tuple((offset + index, offset + index + 1) for index in range(len(handle))),
-        platform=platform.lower() or None,
-    )
+    return Region(fold(handle), None, platform=platform.lower() or None, offset=offset)
 
 
 def title_region(candidate: str) -> Region:
-    return Region(fold(candidate), tuple((index, index + 1) for index in range(len(candidate))))
+    return Region(fold(candidate), None)
 
 
 REGIONS = {"domain": domain_region, "handle": handle_region, "title": title_region}

@@ -74,13 +74,19 @@ def _word_cost(word: str) -> float:
 
 def _reading(text: str, avoid: frozenset[int] = frozenset()) -> float:
     """The cheapest reading of ``text`` as words, never cutting at a position in ``avoid``."""
-    best = [0.0] + [math.inf] * len(text)
-    for stop in range(1, len(text) + 1):
-        if stop in avoid:
+    inf, cost = math.inf, _word_cost
+    best = [0.0] + [inf] * len(text)
+    for begin in range(len(text)):
+        here = best[begin]
+        if here == inf or (begin and begin in avoid):
             continue
-        for begin in range(max(0, stop - 24), stop):
-            if best[begin] < math.inf and begin not in avoid:
-                best[stop] = min(best[stop], best[begin] + _word_cost(text[begin:stop]))
+        # Forward from each reachable cut: only the few words starting here are looked up.
+        for stop in range(begin + 1, min(len(text), begin + 24) + 1):
+            if stop in avoid and stop != len(text):
+                continue
+            step = cost(text[begin:stop])
+            if step != inf and here + step < best[stop]:
+                best[stop] = here + step
     return best[len(text)]
 
 
