@@ -133,11 +133,12 @@ def two_typo_anchors(skeleton: str, one_edit: Callable[[str], set[str]]) -> set[
     """Strings one of which any whole word within two edits of ``skeleton`` holds, each tied to a
     word boundary so that few ordinary words hold one.
 
-    Cut the label in three: two edits leave one part untouched. If it is the first part, the word
-    starts with it (``|gal``); if the last, the word ends with it (``ard|``); if only the middle one,
-    each of the others took exactly one edit, so the word starts with a one-edit variant of the first
-    part followed by the middle one (``|gxllim``). (A transposition across two parts plus one more
+    Cut the label in three, long outer parts around a short middle (the longer an anchor, the fewer
+    words hold it): two edits leave one part untouched. If it is the first part, the word starts
+    with it (``|gall``); if the last, the word ends with it (``mard|``); if only the middle one, each
+    of the others took exactly one edit, so the word starts with a one-edit variant of the first
+    part followed by the middle one (``|gxlli``). (A transposition across two parts plus one more
     edit can break all three: those words are missed.)"""
-    size = len(skeleton) / 3
-    first, middle, last = (skeleton[round(i * size) : round((i + 1) * size)] for i in range(3))
+    side = (len(skeleton) - 1) // 2
+    first, middle, last = skeleton[:side], skeleton[side:-side], skeleton[-side:]
     return {f"|{first}", f"{last}|", *(f"|{variant}{middle}" for variant in one_edit(first) | {first})}
