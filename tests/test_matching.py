@@ -295,3 +295,22 @@ def test_the_match_command_streams_stdin(tmp_path) -> None:
         "@gallimard_officiel\tGallimard (exact+affix, 0.90): Gallimard with 'officiel' after",
         "Vends compte Twitter @Gallimard 1800 abonnés\tGallimard (exact, 1.00): is 'Gallimard'",
     ]
+
+
+def test_the_bulk_path_gives_the_same_answers_as_one_by_one() -> None:
+    domains = [
+        "gаllimard.fr",  # Cyrillic а: matched outside the bulk fold
+        "example.org",
+        "xn--gllimard-16g.com",
+        "bnp-ok.com",
+        "gallimrd.com",
+        "galimrd.net",
+        "tuberose.com",
+        "naked-nike.com",
+        "com.gallimard",
+        "société-générale.fr",
+    ] * 3
+    one_by_one = [(i, [m.brand for m in MATCHER.match(d, "domain")]) for i, d in enumerate(domains)]
+    bulk = [(i, [m.brand for m in matches]) for i, matches in MATCHER.match_many(domains, "domain")]
+    assert bulk == [(i, brands) for i, brands in one_by_one if brands]
+    assert len(bulk) == 18

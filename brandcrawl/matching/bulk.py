@@ -37,6 +37,7 @@ def _table() -> bytes:
 
 _FOLD = _table()
 _TLD = re.compile(r"\.[^.\n]*$", re.MULTILINE)
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
 class BulkFilter:
@@ -62,19 +63,25 @@ class BulkFilter:
 
     def candidates(self, domains: Sequence[str]) -> list[int]:
         """Indexes of the domains worth matching, in order."""
-        plain, other = [], []
-        for index, domain in enumerate(domains):
-            (plain if domain.isascii() and "xn--" not in domain else other).append(index)
-        # Unicode and punycode domains are few: matching them all is cheaper than folding them here.
-        found = set(other)
-        if plain:
-            found.update(plain[line] for line in self._lines_worth_matching([domains[i] for i in plain]))
+        text = "\n".join(domains).lower()
+        found: set[int] = set()
+        special = _find_all(text, "xn--") + (
+            [] if text.isascii() else [m.start() for m in _NON_ASCII.finditer(text)]
+        )
+        if special:
+            # Unicode and punycode domains are few: matching them all is cheaper than folding them
+            # here. Their lines are emptied, so the others keep their numbers.
+            found = _lines_at(text, special)
+            lines = text.split("\n")
+            for line in found:
+                lines[line] = ""
+            text = "\n".join(lines)
+        found |= self._lines_worth_matching(text)
         return sorted(found)
 
-    def _lines_worth_matching(self, domains: list[str]) -> set[int]:
+    def _lines_worth_matching(self, text: str) -> set[int]:
         # The TLD goes, as in the matcher: "com" must not pass for a typo of a three-letter brand.
-        text = _TLD.sub("", "\n".join(domains).lower())
-        letters = text.encode("ascii").translate(_FOLD).decode("ascii")
+        letters = _TLD.sub("", text).encode("ascii").translate(_FOLD).decode("ascii")
         folded = letters.replace("rn", "m").replace("vv", "w")
         words = "|" + folded.replace("\n", "|\n|") + "|"
         joined = folded.replace("|", "")
@@ -116,6 +123,14 @@ class BulkFilter:
 
 def _skeleton_pairs(word: str) -> str:
     return word.replace("rn", "m").replace("vv", "w")
+
+
+def _find_all(text: str, needle: str) -> list[int]:
+    found, position = [], text.find(needle)
+    while position != -1:
+        found.append(position)
+        position = text.find(needle, position + len(needle))
+    return found
 
 
 def _lines_at(text: str, positions: list[int]) -> set[int]:
