@@ -135,3 +135,22 @@ def gallimard_listing(
         **changes,
     }
     return Listing(**values)
+
+
+def record_crawl(
+    store: Store, finished_at: datetime, status: str = "ok", detail: str = "", listings: int = 40
+) -> None:
+    """A finished eBay crawl in the runs table, as the run recorder writes it."""
+    store.record_run(
+        spider="ebay",
+        started_at=finished_at,
+        finished_at=finished_at,
+        pages_fetched=8,
+        listings_seen=listings,
+        hits=2 if listings else 0,
+        new_hits=2 if listings else 0,
+        errors=0,
+        status=status,
+        detail=detail,
+        finish_reason="finished",
+    )

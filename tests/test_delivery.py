@@ -21,7 +21,7 @@ from brandcrawl.config import load_watch
 from brandcrawl.delivery import STALE_CLAIM, _claim, build_message, deliver
 from brandcrawl.render import RenderedDigest
 from brandcrawl.storage import Store
-from tests.conftest import gallimard_listing
+from tests.conftest import gallimard_listing, record_crawl
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
@@ -273,10 +273,7 @@ def test_the_team_digest_does_not_make_a_recipients_health_stale(tmp_path: Path,
     from brandcrawl.digest import write_digest
 
     seed(store)
-    store.record_run(
-        spider="ebay", started_at=NOW, finished_at=NOW, pages_fetched=8, listings_seen=40, hits=2, new_hits=2,
-        errors=0, status="ok", detail="", finish_reason="finished",
-    )  # fmt: skip
+    record_crawl(store, NOW)
     watch = load_watch(watch_file(tmp_path, ""))
     write_digest(store, watch, tmp_path / "team", now=NOW + timedelta(minutes=1))
     result = deliver(store, watch, tmp_path / "out", now=NOW + timedelta(minutes=2))
@@ -292,10 +289,7 @@ def test_the_ops_address_hears_only_about_marketplaces_that_could_not_be_checked
     watch = load_watch(smtp_watch(tmp_path, port, digest='ops = "ops@brandcrawl.example"'))
     deliver(store, watch, tmp_path, now=NOW)
     assert handler.to("ops@brandcrawl.example") == []  # nothing wrong: no message
-    store.record_run(
-        spider="ebay", started_at=NOW, finished_at=NOW, pages_fetched=8, listings_seen=0, hits=0, new_hits=0,
-        errors=0, status="blocked", detail="challenge page on 8 of 8 pages", finish_reason="finished",
-    )  # fmt: skip
+    record_crawl(store, NOW, status="blocked", detail="challenge page on 8 of 8 pages", listings=0)
     deliver(store, watch, tmp_path, now=NOW + timedelta(hours=1))
     [alert] = handler.to("ops@brandcrawl.example")
     text = parts(alert)["text/plain"]

@@ -9,7 +9,7 @@ from brandcrawl.digest import collect, write_digest
 from brandcrawl.items import Listing
 from brandcrawl.render import render, template_environment
 from brandcrawl.storage import Store
-from tests.conftest import gallimard_listing
+from tests.conftest import gallimard_listing, record_crawl
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 HOSTILE = '"><img src=x onerror=alert(1)><script>alert("gallimard")</script>'
@@ -78,19 +78,7 @@ def test_every_html_template_is_autoescaped() -> None:
 def test_health_section_says_a_blocked_marketplace_could_not_be_checked(
     store: Store, watch_path: Path
 ) -> None:
-    store.record_run(
-        spider="ebay",
-        started_at=NOW,
-        finished_at=NOW,
-        pages_fetched=8,
-        listings_seen=0,
-        hits=0,
-        new_hits=0,
-        errors=0,
-        status="blocked",
-        detail="bot-challenge page on 8 of 8 search pages",
-        finish_reason="finished",
-    )
+    record_crawl(store, NOW, status="blocked", detail="bot-challenge page on 8 of 8 search pages", listings=0)
     with store.session() as session:
         html, text = render(collect(session, load_watch(watch_path), NOW))
     assert "could not be checked" in text
@@ -107,27 +95,11 @@ def test_a_range_shows_its_low_end_and_a_fixed_price_no_end(store: Store, watch_
     assert "no end time shown" in text
 
 
-def record_ok_run(store: Store, finished_at: datetime) -> None:
-    store.record_run(
-        spider="ebay",
-        started_at=finished_at,
-        finished_at=finished_at,
-        pages_fetched=8,
-        listings_seen=40,
-        hits=2,
-        new_hits=2,
-        errors=0,
-        status="ok",
-        detail="",
-        finish_reason="finished",
-    )
-
-
 def test_a_marketplace_not_crawled_since_the_last_digest_is_stale(
     store: Store, watch_path: Path, tmp_path: Path
 ) -> None:
     watch = load_watch(watch_path)
-    record_ok_run(store, NOW)
+    record_crawl(store, NOW)
     first = write_digest(store, watch, tmp_path, now=NOW + timedelta(hours=1))
     assert "could not be checked" not in first.with_suffix(".txt").read_text(encoding="utf-8")
     second = write_digest(store, watch, tmp_path, now=NOW + timedelta(days=1))
