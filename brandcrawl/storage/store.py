@@ -7,16 +7,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from itemadapter import ItemAdapter
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from brandcrawl.storage.models import CrawlRun, Hit, ListingChange, ListingRow
+
+if TYPE_CHECKING:
+    from itemadapter import ItemAdapter
 
 DEFAULT_DB_URL = "sqlite:///brandcrawl.db"
 # Fields whose change on a re-seen listing is history worth a line in the digest.
@@ -64,6 +64,9 @@ class Store:
 
     def upgrade(self) -> None:
         """Create or migrate the schema to the newest revision (safe to call on every start)."""
+        from alembic import command  # only here: most processes never migrate
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", "brandcrawl:migrations")
         with self.engine.begin() as connection:
@@ -80,6 +83,10 @@ class Store:
 
     def save_listings(self, listings: Sequence[Any], now: datetime) -> SaveResult:
         """Upsert listings by (marketplace, listing_id), record what changed, add their hits."""
+        # Imported here: itemadapter imports Scrapy and Twisted (~35 MB), which a digest run,
+        # reading and marking only, does without.
+        from itemadapter import ItemAdapter
+
         unique: dict[tuple[str, str], ItemAdapter] = {}
         for item in listings:
             adapter = ItemAdapter(item)
