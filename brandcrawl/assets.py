@@ -45,6 +45,21 @@ _HOST_PLATFORM = {
     "twitch": "twitch",
 }
 _AT_HANDLE = re.compile(r"(?<![\w.])@([A-Za-z0-9_](?:[A-Za-z0-9._]{0,28}[A-Za-z0-9_])?)")
+# "IG: gallimard_officiel", "TikTok - gallimard.fr": a platform's name, a colon or dash, the handle.
+_LABELLED_HANDLE = re.compile(
+    r"\b(ig|insta|instagram|tiktok|tt|twitter|x|yt|youtube|fb|facebook|twitch|snap|snapchat)\s*[:\-–]\s*@?"
+    r"([A-Za-z0-9_](?:[A-Za-z0-9._]{0,28}[A-Za-z0-9_])?)",
+    re.IGNORECASE,
+)
+_LABELS = {
+    "ig": "instagram",
+    "insta": "instagram",
+    "tt": "tiktok",
+    "twitter": "x",
+    "yt": "youtube",
+    "fb": "facebook",
+}
+_LABELS |= {"snap": "snapchat"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +77,9 @@ def extract_asset(title: str) -> Asset:
         platform = _platform_in(title)
         handle = found.group(1).lower()
         return Asset("handle", f"{platform}:{handle}" if platform else f"@{handle}")
+    if (found := _LABELLED_HANDLE.search(title)) and not _DOMAIN.fullmatch(found.group(2)):
+        platform = found.group(1).lower()
+        return Asset("handle", f"{_LABELS.get(platform, platform)}:{found.group(2).lower()}")
     if found := _DOMAIN.search(title):
         return Asset("domain", found.group(1).lower().removeprefix("www."))
     return Asset("other", None)
