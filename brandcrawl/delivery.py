@@ -12,8 +12,10 @@ import hashlib
 import logging
 import os
 import re
+import secrets
 import smtplib
 import ssl
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -70,15 +72,20 @@ def deliver(
 ) -> DeliveryResult:
     """Send (or, without SMTP settings, write) each recipient's digest of what they have not seen."""
     now = now or datetime.now(UTC)
+    started = time.monotonic()
     environ = dict(os.environ) if environ is None else environ
     result = DeliveryResult()
     audiences = [(address, Audience(address, brands), False) for address, brands in recipients(watch).items()]
     if watch.digest.ops:
-        # The ops address hears about marketplaces that could not be checked, and nothing else.
-        audiences.append((watch.digest.ops.lower(), Audience(watch.digest.ops.lower(), frozenset()), True))
+        # The ops address hears about marketplaces that could not be checked, and nothing else; its
+        # deliveries are kept apart from any digest the same address gets as a recipient.
+        ops = watch.digest.ops.lower()
+        audiences.append((ops, Audience(f"ops:{ops}", frozenset()), True))
     for address, audience, health_only in audiences:
+        # Claims are stamped when made: a run that takes long must not make its own claims look stale.
+        clock = now + timedelta(seconds=time.monotonic() - started)
         _deliver_one(
-            store, watch, Path(out_dir), address, audience, health_only, now, dry_run, environ, result
+            store, watch, Path(out_dir), address, audience, health_only, clock, dry_run, environ, result
         )
     return result
 
@@ -95,24 +102,25 @@ def _deliver_one(
     environ: dict[str, str],
     result: DeliveryResult,
 ) -> None:
-    claim = None if dry_run else _claim(store, address, now)
+    key = audience.recipient or address
+    claim = None if dry_run else _claim(store, key, now)
     if claim is None and not dry_run:
         result.skipped.append(address)
         logger.warning("another digest run is delivering to %s: left to it", address)
         return
-    with store.session() as session:
-        report = collect(session, watch, now, audience)
-    if (not report.problems) if health_only else (report.quiet and not watch.digest.send_quiet):
-        _release(store, claim)
-        result.skipped.append(address)
-        return
-    rendered = render_digest(report, language=watch.digest.language, timezone=watch.digest.timezone)
-    message = build_message(watch.digest.sender, address, rendered, _message_id(address, report, watch), now)
-    if dry_run:
-        result.previews.append(_preview(address, rendered, report))
-        return
-    assert claim is not None
     try:
+        with store.session() as session:
+            report = collect(session, watch, now, audience)
+        if (not report.problems) if health_only else (report.quiet and not watch.digest.send_quiet):
+            _release(store, claim)
+            result.skipped.append(address)
+            return
+        rendered = render_digest(report, language=watch.digest.language, timezone=watch.digest.timezone)
+        message = build_message(watch.digest.sender, address, rendered, _message_id(key, report, watch), now)
+        if dry_run:
+            result.previews.append(_preview(address, rendered, report))
+            return
+        assert claim is not None
         if watch.digest.smtp is None:
             result.written.extend(_write(out_dir, address, rendered, message, now))
             status = "written"
@@ -120,12 +128,14 @@ def _deliver_one(
             send(watch.digest.smtp, message, environ)
             result.sent.append(address)
             status = "sent"
-    except (OSError, smtplib.SMTPException, DeliveryError) as error:
-        _fail(store, claim, error, now)
+        _mark(store, claim, report, status, message, now)
+    except Exception as error:  # one recipient's failure must not cost the others their digest
+        if claim is not None:
+            _fail(store, claim, error, now)
         result.failed[address] = _describe(error)
-        logger.error("digest for %s not delivered: %s (it will be sent next run)", address, _describe(error))
-        return
-    _mark(store, claim, report, status, message, now)
+        expected = isinstance(error, OSError | smtplib.SMTPException | DeliveryError)
+        log = logger.error if expected else logger.exception
+        log("digest for %s not delivered: %s (it will be sent next run)", address, _describe(error))
 
 
 def build_message(
@@ -228,11 +238,14 @@ def _insert_all(session: Session, model: type, rows: list[dict[str, int]]) -> No
         session.execute(model.__table__.insert(), rows[start : start + 500])
 
 
-def _message_id(recipient: str, report: DigestReport, watch: WatchConfig) -> str:
-    """The same recipient and the same content give the same Message-ID: a rare resend folds."""
-    content = (
-        f"{recipient}|{sorted(report.hit_ids)}|{sorted(report.change_ids)}|{report.generated_at:%Y-%m-%d}"
-    )
+def _message_id(key: str, report: DigestReport, watch: WatchConfig) -> str:
+    """The same hits and changes for the same recipient keep their Message-ID, so that a resend
+    after a crash folds into the first message; a digest without any (all quiet, ops alerts) gets a
+    fresh one, so that no two different messages share one."""
+    if report.hit_ids or report.change_ids:
+        content = f"{key}|{sorted(report.hit_ids)}|{sorted(report.change_ids)}"
+    else:
+        content = f"{key}|{report.generated_at.isoformat()}|{secrets.token_hex(8)}"
     digest = hashlib.sha256(content.encode()).hexdigest()[:32]
     domain = parseaddr(watch.digest.sender)[1].rpartition("@")[2] or "brandcrawl.invalid"
     return f"<digest.{digest}@{domain}>"

@@ -296,3 +296,48 @@ def test_the_ops_address_hears_only_about_marketplaces_that_could_not_be_checked
     assert "blocked" in text
     assert "challenge page on 8 of 8 pages" in text
     assert "@Gallimard" not in text
+
+
+def test_one_recipients_failure_does_not_cost_the_others_their_digest(
+    inbox, tmp_path: Path, store: Store, monkeypatch
+) -> None:
+    import brandcrawl.delivery as delivery
+
+    _handler, port = inbox
+    seed(store)
+    watch = load_watch(smtp_watch(tmp_path, port))
+    real_render = delivery.render_digest
+    calls = iter([RuntimeError("template broke"), None])
+
+    def render_failing_first(*args, **kwargs):
+        if (error := next(calls, None)) is not None:
+            raise error
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(delivery, "render_digest", render_failing_first)
+    result = deliver(store, watch, tmp_path, now=NOW)
+    assert result.failed == {"juridique@gallimard.example": "RuntimeError: template broke"}
+    assert result.sent == ["veille@gallimard.example"]
+    # The failed claim is released, not left "sending": the next run delivers at once.
+    again = deliver(store, watch, tmp_path, now=NOW + timedelta(minutes=1))
+    assert "juridique@gallimard.example" in again.sent
+
+
+def test_the_ops_address_as_a_recipient_gets_no_false_alert(inbox, tmp_path: Path, store: Store) -> None:
+    handler, port = inbox
+    seed(store)
+    record_crawl(store, NOW)
+    watch = load_watch(smtp_watch(tmp_path, port, digest='ops = "veille@gallimard.example"'))
+    deliver(store, watch, tmp_path, now=NOW + timedelta(minutes=1))
+    [digest] = handler.to("veille@gallimard.example")
+    assert "INCOMPLETE" not in digest["Subject"]
+
+
+def test_different_messages_never_share_a_message_id(inbox, tmp_path: Path, store: Store) -> None:
+    handler, port = inbox
+    watch = load_watch(smtp_watch(tmp_path, port, digest='ops = "ops@brandcrawl.example"'))
+    record_crawl(store, NOW, status="blocked", detail="challenge page", listings=0)
+    deliver(store, watch, tmp_path, now=NOW)
+    deliver(store, watch, tmp_path, now=NOW + timedelta(minutes=5))
+    ids = [message["Message-ID"] for _, message in handler.messages]
+    assert len(ids) == len(set(ids)) >= 4  # two quiet digests and two alerts per run
