@@ -62,6 +62,12 @@ _LABELS = {
 _LABELS |= {"snap": "snapchat"}
 
 
+def canonical_platform(name: str) -> str:
+    """One name per platform: "twitter" and "x" are x, "ig" and "insta" are instagram."""
+    lowered = name.strip().lower()
+    return _LABELS.get(lowered, lowered)
+
+
 @dataclass(frozen=True)
 class Asset:
     kind: str  # domain | handle | other
@@ -79,7 +85,7 @@ def extract_asset(title: str) -> Asset:
         return Asset("handle", f"{platform}:{handle}" if platform else f"@{handle}")
     if (found := _LABELLED_HANDLE.search(title)) and not _DOMAIN.fullmatch(found.group(2)):
         platform = found.group(1).lower()
-        return Asset("handle", f"{_LABELS.get(platform, platform)}:{found.group(2).lower()}")
+        return Asset("handle", f"{canonical_platform(platform)}:{found.group(2).lower()}")
     if found := _DOMAIN.search(title):
         return Asset("domain", found.group(1).lower().removeprefix("www."))
     return Asset("other", None)

@@ -314,3 +314,44 @@ def test_the_bulk_path_gives_the_same_answers_as_one_by_one() -> None:
     bulk = [(i, [m.brand for m in matches]) for i, matches in MATCHER.match_many(domains, "domain")]
     assert bulk == [(i, brands) for i, brands in one_by_one if brands]
     assert len(bulk) == 18
+
+
+@pytest.mark.parametrize(
+    ("candidate", "kind", "matched"),
+    [
+        ("  gallimard.com", "domain", "gallimard"),  # leading spaces count in the span
+        ("shop..gallimard.com", "domain", "gallimard"),
+        ("http://user@gallimrd.com:8080/path", "domain", "gallimrd"),
+        (" xn--gllimard-16g.com", "domain", "xn--gllimard-16g"),
+    ],
+)
+def test_spans_point_at_the_brand_in_odd_candidates(candidate: str, kind: str, matched: str) -> None:
+    [match] = MATCHER.match(candidate, kind)
+    assert candidate[match.span[0] : match.span[1]] == match.matched == matched
+
+
+def test_official_assets_compare_as_registries_and_platforms_do() -> None:
+    matcher = BrandMatcher(
+        [
+            Brand(
+                "Gallimard",
+                official_domains=("gallimárd.fr",),
+                official_handles=(OfficialHandle("ig", "gallimard"),),
+            )
+        ]
+    )
+    assert matcher.match("xn--gallimrd-eza.fr", "domain") == []  # the punycode of the official domain
+    assert matcher.match("instagram:gallimard", "handle") == []
+    assert matcher.match("insta:@gallimard", "handle") == []
+    assert [m.brand for m in matcher.match("x:gallimard", "handle")] == ["Gallimard"]
+
+
+def test_a_very_long_word_is_read_quickly_and_safely() -> None:
+    assert MATCHER.match("apple" + "store" * 400 + ".com", "domain") == []
+    assert MATCHER.match("Gallimard shop " * 5000, "title")  # read up to the first 1,000 characters
+
+
+def test_the_bulk_path_sends_odd_lines_to_the_matcher() -> None:
+    domains = [" gallimrd.com", "http://gallimrd.com/x", "n!ke.com", ".gallimard", "example.org"]
+    bulk = [i for i, _ in MATCHER.match_many(domains, "domain")]
+    assert bulk == [i for i, d in enumerate(domains) if MATCHER.match(d, "domain")] == [0, 1, 2, 3]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 import idna
 
+from brandcrawl.assets import canonical_platform
 from brandcrawl.matching.text import Folded, fold
 
 # Second-level labels under a country code that belong to the suffix (gallimard.co.uk, .com.au).
@@ -37,9 +39,11 @@ class Region:
 
 def domain_region(candidate: str) -> Region:
     """The labels of a domain before its public suffix, punycode decoded, ``www`` left out."""
-    host = URL_PARTS.match(candidate.strip())
-    host_text = host.group("host") if host else candidate
-    offset = host.start("host") if host else 0
+    stripped = candidate.strip()
+    host = URL_PARTS.match(stripped)
+    host_text = host.group("host") if host else stripped
+    # Offsets are in the candidate as given: leading spaces count.
+    offset = (host.start("host") if host else 0) + len(candidate) - len(candidate.lstrip())
     labels, position = [], offset
     for raw in host_text.split("."):
         labels.append((raw, position))
@@ -47,11 +51,12 @@ def domain_region(candidate: str) -> Region:
     labels = [(raw, start) for raw, start in labels if raw]
     while len(labels) > 2 and WWW.match(labels[0][0].lower()):
         labels = labels[1:]
-    host_name = ".".join(raw for raw, _ in labels).lower()
+    host_name = ascii_host(".".join(raw for raw, _ in labels))
     labels = labels[: _suffix_start(labels)]
     texts = [_decode(raw) for raw, _ in labels]
     decoded = [(raw, text) for (raw, _), text in zip(labels, texts, strict=True) if text != raw]
-    if not decoded:
+    side_by_side = all(a[1] + len(a[0]) + 1 == b[1] for a, b in pairwise(labels))
+    if not decoded and side_by_side:
         # The labels stand side by side in the candidate, dots and all: an offset maps them back.
         start = labels[0][1] if labels else 0
         return Region(fold(".".join(raw for raw, _ in labels)), None, host=host_name, offset=start)
@@ -72,7 +77,7 @@ def handle_region(candidate: str) -> Region:
     """A handle, with or without ``@``, and an optional ``platform:`` in front."""
     platform, colon, handle = candidate.rpartition(":")
     offset = len(platform) + len(colon)
-    return Region(fold(handle), None, platform=platform.lower() or None, offset=offset)
+    return Region(fold(handle), None, platform=canonical_platform(platform) or None, offset=offset)
 
 
 def title_region(candidate: str) -> Region:
@@ -80,6 +85,14 @@ def title_region(candidate: str) -> Region:
 
 
 REGIONS = {"domain": domain_region, "handle": handle_region, "title": title_region}
+
+
+def ascii_host(host: str) -> str:
+    """A host name as registries compare them: lower case, Unicode labels in punycode."""
+    try:
+        return idna.encode(host.strip(".").lower(), uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return host.strip(".").lower()
 
 
 def _suffix_start(labels: list[tuple[str, int]]) -> int:

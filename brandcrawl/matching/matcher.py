@@ -10,10 +10,11 @@ from itertools import pairwise
 import ahocorasick
 from rapidfuzz.distance import OSA
 
+from brandcrawl.assets import canonical_platform
 from brandcrawl.config import Brand, WatchConfig
 from brandcrawl.matching import explain, words
 from brandcrawl.matching.bulk import BulkFilter, two_typo_anchors
-from brandcrawl.matching.candidates import REGIONS, Region
+from brandcrawl.matching.candidates import REGIONS, Region, ascii_host
 from brandcrawl.matching.text import SKELETON_LETTERS, Folded, label, skeleton_of
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ PLURALS = frozenset({"s", "es", "x"})
 # Typos only for labels long enough that one changed letter still reads as the brand.
 MIN_TYPO_LENGTH = 3
 BULK_CHUNK = 50_000
+MAX_CANDIDATE = 1_000
+MAX_WORD = 63  # the longest DNS label
 TWO_TYPOS_LENGTH = 8
 # The letters a typo can bring in, on the skeleton ("i" reads as "l" there).
 TYPO_ALPHABET = "abcdefghjklmnopqrstuvwxyz0123456789"
@@ -137,6 +140,8 @@ class BrandMatcher:
         ``platform:name``) or a listing title. The best match per brand, strongest first."""
         if kind not in REGIONS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        # Listings are short; a page of text is read only up to here (spans stay valid).
+        candidate = candidate[:MAX_CANDIDATE]
         region = REGIONS[kind](candidate)
         if not region.folded.text:
             return []
@@ -232,6 +237,8 @@ class BrandMatcher:
         crossed = [s for s in folded.starts if start < s < end]
         if crossed and (left or right):
             return None  # split across words only when whole words spell it: galli-mard, not chouchou-berceau
+        if (left or right) and word_end - word_start > MAX_WORD:
+            return None  # longer than any domain label or handle: no word reading is worth its cost
         if left or right:
             whole = folded.text[word_start:word_end]
             if whole != lab.text and words.is_word(whole, words.IN_WORD):
@@ -311,8 +318,11 @@ def _prepare(brand: Brand) -> _Watched:
     return _Watched(
         brand=brand,
         exclusions=tuple(filter(None, (label(phrase) for phrase in brand.exclusions))),
-        official_domains=frozenset(d.lower().removeprefix("www.") for d in brand.official_domains),
-        official_handles=frozenset((h.platform, label(h.handle)) for h in brand.official_handles),
+        official_domains=frozenset(ascii_host(d).removeprefix("www.") for d in brand.official_domains),
+        official_handles=frozenset(
+            (canonical_platform(h.platform) if h.platform else None, label(h.handle))
+            for h in brand.official_handles
+        ),
         affixes=frozenset(label(affix) for affix in brand.affixes),
     )
 
@@ -393,7 +403,7 @@ def _names_official(watched: _Watched, candidate: str, span: tuple[int, int]) ->
     start = candidate.rfind(" ", 0, span[0]) + 1
     end = candidate.find(" ", span[1])
     word = candidate[start : end if end != -1 else len(candidate)].strip(".,;:!?()[]\"'").lower()
-    host = word.split("//", 1)[-1].split("/", 1)[0].removeprefix("www.")
+    host = ascii_host(word.split("//", 1)[-1].split("/", 1)[0]).removeprefix("www.")
     if any(host == domain or host.endswith("." + domain) for domain in watched.official_domains):
         return True
     return (None, label(word)) in watched.official_handles
