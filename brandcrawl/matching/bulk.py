@@ -115,11 +115,12 @@ class BulkFilter:
             start = rfind("|", 0, end) + 1
             length = find("|", end) - start
             word = words[start : start + length]
+            # The matcher also measures the word with rn/vv unmerged: each m or w here may be a pair
+            # there, up to two edits away, so the bound here widens by two for each.
+            slack = 2 + 2 * (word.count("m") + word.count("w"))
             for number in numbers:
-                # The matcher also measures the word with rn/vv unmerged: an m or w may hide a typo
-                # only that reading finds, so such words go to it whatever the distance here.
-                if -3 <= length - lengths[number] <= 3 and (
-                    distance(word, skeletons[number], score_cutoff=2) <= 2 or "m" in word or "w" in word
+                if -slack <= length - lengths[number] <= slack and (
+                    distance(word, skeletons[number], score_cutoff=slack) <= slack
                 ):
                     yield end
                     break
