@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from brandcrawl import __version__
 from brandcrawl.config import WatchConfig, WatchFileError, load_watch
 from brandcrawl.runs import pages_fetched
@@ -32,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageProblem as problem:
         print(f"brandcrawl: {problem}", file=sys.stderr)
         return EXIT_USAGE
+    except SQLAlchemyError as error:
+        print(f"brandcrawl: database error: {getattr(error, 'orig', None) or error}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 class UsageProblem(Exception):
@@ -283,14 +288,19 @@ def _exit_status(results: dict[str, dict[str, Any]]) -> int:
 
 def _report(watch: WatchConfig, db_url: str, out_dir: str | Path, *, dry_run: bool = False) -> DeliveryResult:
     """The team digest on disk, then each recipient's (sent, or written without SMTP settings)."""
-    from brandcrawl.delivery import deliver
+    from sqlalchemy import inspect
+
+    from brandcrawl.delivery import DeliveryResult, deliver
     from brandcrawl.digest import write_digest
     from brandcrawl.storage import Store
 
     store = Store(db_url)
     try:
-        store.upgrade()
+        if dry_run and not inspect(store.engine).has_table("hits"):
+            print(f"nothing stored yet in {db_url}: a digest would be empty")  # a dry run creates nothing
+            return DeliveryResult()
         if not dry_run:
+            store.upgrade()
             path = write_digest(store, watch, out_dir)
             print(f"digest written to {path} (and {path.with_suffix('.txt')})")
         result = deliver(store, watch, out_dir, dry_run=dry_run)

@@ -23,7 +23,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from brandcrawl.config import SmtpConfig, WatchConfig
@@ -133,7 +133,7 @@ def _deliver_one(
         if claim is not None:
             _fail(store, claim, error, now)
         result.failed[address] = _describe(error)
-        expected = isinstance(error, OSError | smtplib.SMTPException | DeliveryError)
+        expected = isinstance(error, OSError | smtplib.SMTPException | DeliveryError | SQLAlchemyError)
         log = logger.error if expected else logger.exception
         log("digest for %s not delivered: %s (it will be sent next run)", address, _describe(error))
 
@@ -277,6 +277,8 @@ def _preview(address: str, rendered: RenderedDigest, report: DigestReport) -> st
 
 
 def _describe(error: BaseException) -> str:
+    if isinstance(error, SQLAlchemyError):
+        return f"database error: {getattr(error, 'orig', None) or type(error).__name__}"
     if isinstance(error, smtplib.SMTPResponseException):
         text = error.smtp_error
         return f"SMTP {error.smtp_code}: {text.decode(errors='replace') if isinstance(text, bytes) else text}"
