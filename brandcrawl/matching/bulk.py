@@ -37,8 +37,8 @@ def _table() -> bytes:
 
 _FOLD = _table()
 _TLD = re.compile(r"\.[^.\n]*$", re.MULTILINE)
-# Anything a plain domain does not hold, and dots the TLD rule would misread.
-_SPECIAL = re.compile(r"[^a-z0-9.\-_\n]|^\.|\.\.|\.$", re.MULTILINE)
+# Anything a plain domain does not hold.
+_SPECIAL = re.compile(r"[^a-z0-9.\-_\n]")
 
 
 class BulkFilter:
@@ -68,7 +68,12 @@ class BulkFilter:
         if text.count("\n") != len(domains) - 1:
             return list(range(len(domains)))  # a candidate with a line break: no line is trusted
         found: set[int] = set()
-        special = _find_all(text, "xn--") + [m.start() for m in _SPECIAL.finditer(text)]
+        special = [m.start() for m in _SPECIAL.finditer(text)]
+        # Dots the TLD rule would misread: a label left empty, first or last (plain finds: fast).
+        for needle in ("xn--", "..", ".\n"):
+            special += _find_all(text, needle)
+        special += [position + 1 for position in _find_all(text, "\n.")]
+        special += [0] * text.startswith(".") + [len(text) - 1] * text.endswith(".")
         if special:
             # Unicode, punycode, URLs, spaces, odd dots: few, so matching them all is cheaper than
             # folding them here. Their lines are emptied, so the others keep their numbers.
