@@ -58,7 +58,7 @@ class BulkFilter:
             self._exact.add_word(skeleton, None)
         self._exact.make_automaton()
         self._variants = one_edit_variants
-        self._pieces = two_typo_anchors
+        self._anchors = two_typo_anchors
         self._skeletons = skeletons
         self._lengths = [len(skeleton) for skeleton in skeletons]
 
@@ -103,7 +103,7 @@ class BulkFilter:
                 automaton.add_word(f"|{_skeleton_pairs(word)}|", None)
             automaton.make_automaton()
             found |= _lines_at(words, [end for end, _ in automaton.iter(words)])
-        if len(self._pieces):
+        if len(self._anchors):
             found |= _lines_at(words, list(self._two_typo_ends(words)))
         return found
 
@@ -116,7 +116,7 @@ class BulkFilter:
             self._lengths,
             OSA.distance,
         )
-        for end, numbers in self._pieces.iter(words):
+        for end, numbers in self._anchors.iter(words):
             start = rfind("|", 0, end) + 1
             length = find("|", end) - start
             word = words[start : start + length]

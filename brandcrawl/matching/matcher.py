@@ -116,16 +116,16 @@ class BrandMatcher:
         # One typo: every one-edit variant of each label, looked up whole. Two typos: anchors of the
         # label that any word two edits away holds, found by an automaton, then an edit distance.
         self._one_typo: dict[str, tuple[int, ...]] = {}
-        self._pieces = ahocorasick.Automaton()
+        self._anchors = ahocorasick.Automaton()
         for number, lab in enumerate(self._labels):
             if lab.edits >= 1:
                 for variant in _one_edit(lab.skeleton):
                     self._one_typo[variant] = (*self._one_typo.get(variant, ()), number)
             if lab.edits >= 2:
                 for anchor in two_typo_anchors(lab.skeleton, _one_edit):
-                    self._pieces.add_word(anchor, (*self._pieces.get(anchor, ()), number))
-        if len(self._pieces):
-            self._pieces.make_automaton()
+                    self._anchors.add_word(anchor, (*self._anchors.get(anchor, ()), number))
+        if len(self._anchors):
+            self._anchors.make_automaton()
 
     @classmethod
     def from_names(cls, names: Iterable[str]) -> BrandMatcher:
@@ -173,7 +173,7 @@ class BrandMatcher:
             return
         if self._bulk is None:
             skeletons = [lab.skeleton for lab in self._labels]
-            self._bulk = BulkFilter(skeletons, self._one_typo.keys(), self._pieces)
+            self._bulk = BulkFilter(skeletons, self._one_typo.keys(), self._anchors)
         offset = 0
         for chunk in _chunks(candidates, BULK_CHUNK):
             for position in self._bulk.candidates(chunk):
@@ -211,8 +211,8 @@ class BrandMatcher:
             # Also the letters merged but not the pairs: a missing "e" can make "rn" out of "ren".
             token_letters = token.translate(SKELETON_LETTERS)
             candidates = {*self._one_typo.get(token_skeleton, ()), *self._one_typo.get(token_letters, ())}
-            if len(self._pieces) and len(token_skeleton) >= TWO_TYPOS_LENGTH - 2:
-                for _, numbers in self._pieces.iter(f"|{token_skeleton}|"):
+            if len(self._anchors) and len(token_skeleton) >= TWO_TYPOS_LENGTH - 2:
+                for _, numbers in self._anchors.iter(f"|{token_skeleton}|"):
                     candidates.update(numbers)
             for number in candidates:
                 lab = self._labels[number]
