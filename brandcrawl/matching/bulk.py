@@ -17,7 +17,9 @@ same answers as matching one by one, only faster.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, KeysView, Sequence
+from typing import NamedTuple
 
 import ahocorasick
 from rapidfuzz.distance import OSA
@@ -60,7 +62,6 @@ class BulkFilter:
         self._variants = one_edit_variants
         self._anchors = two_typo_anchors
         self._skeletons = skeletons
-        self._lengths = [len(skeleton) for skeleton in skeletons]
 
     def candidates(self, domains: Sequence[str]) -> list[int]:
         """Indexes of the domains worth matching, in order."""
@@ -109,24 +110,19 @@ class BulkFilter:
 
     def _two_typo_ends(self, words: str) -> Iterator[int]:
         # The hot loop of the bulk path (one pass per piece found): names bound locally.
-        rfind, find, skeletons, lengths, distance = (
-            words.rfind,
-            words.find,
-            self._skeletons,
-            self._lengths,
-            OSA.distance,
-        )
-        for end, numbers in self._anchors.iter(words):
+        rfind, find, skeletons, distance = words.rfind, words.find, self._skeletons, OSA.distance
+        for end, anchored in self._anchors.iter(words):
             start = rfind("|", 0, end) + 1
             length = find("|", end) - start
             word = words[start : start + length]
             # The matcher also measures the word with rn/vv unmerged: each m or w here may be a pair
             # there, up to two edits away, so the bound here widens by two for each.
             slack = 2 + 2 * (word.count("m") + word.count("w"))
-            for number in numbers:
-                if -slack <= length - lengths[number] <= slack and (
-                    distance(word, skeletons[number], score_cutoff=slack) <= slack
-                ):
+            # Labels sharing an anchor are sorted by length: only those near the word's are measured.
+            low = bisect_left(anchored.lengths, length - slack)
+            high = bisect_right(anchored.lengths, length + slack)
+            for number in anchored.numbers[low:high]:
+                if distance(word, skeletons[number], score_cutoff=slack) <= slack:
                     yield end
                     break
 
@@ -152,6 +148,13 @@ def _lines_at(text: str, positions: list[int]) -> set[int]:
         previous = position
         lines.add(line)
     return lines
+
+
+class AnchoredLabels(NamedTuple):
+    """The labels one two-typo anchor stands for, shortest first, with their lengths."""
+
+    numbers: tuple[int, ...]
+    lengths: tuple[int, ...]
 
 
 def two_typo_anchors(skeleton: str, one_edit: Callable[[str], set[str]]) -> set[str]:

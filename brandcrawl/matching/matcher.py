@@ -13,7 +13,7 @@ from rapidfuzz.distance import OSA
 from brandcrawl.assets import canonical_platform
 from brandcrawl.config import Brand, WatchConfig
 from brandcrawl.matching import explain, words
-from brandcrawl.matching.bulk import BulkFilter, two_typo_anchors
+from brandcrawl.matching.bulk import AnchoredLabels, BulkFilter, two_typo_anchors
 from brandcrawl.matching.candidates import REGIONS, Region, ascii_host
 from brandcrawl.matching.text import SKELETON_LETTERS, Folded, label, skeleton_of
 
@@ -116,14 +116,19 @@ class BrandMatcher:
         # One typo: every one-edit variant of each label, looked up whole. Two typos: anchors of the
         # label that any word two edits away holds, found by an automaton, then an edit distance.
         self._one_typo: dict[str, tuple[int, ...]] = {}
-        self._anchors = ahocorasick.Automaton()
+        anchored: dict[str, list[int]] = {}
         for number, lab in enumerate(self._labels):
             if lab.edits >= 1:
                 for variant in _one_edit(lab.skeleton):
                     self._one_typo[variant] = (*self._one_typo.get(variant, ()), number)
             if lab.edits >= 2:
                 for anchor in two_typo_anchors(lab.skeleton, _one_edit):
-                    self._anchors.add_word(anchor, (*self._anchors.get(anchor, ()), number))
+                    anchored.setdefault(anchor, []).append(number)
+        self._anchors = ahocorasick.Automaton()
+        for anchor, numbers in anchored.items():
+            by_length = sorted(numbers, key=lambda n: len(self._labels[n].skeleton))
+            lengths = tuple(len(self._labels[n].skeleton) for n in by_length)
+            self._anchors.add_word(anchor, AnchoredLabels(tuple(by_length), lengths))
         if len(self._anchors):
             self._anchors.make_automaton()
 
@@ -212,8 +217,8 @@ class BrandMatcher:
             token_letters = token.translate(SKELETON_LETTERS)
             candidates = {*self._one_typo.get(token_skeleton, ()), *self._one_typo.get(token_letters, ())}
             if len(self._anchors) and len(token_skeleton) >= TWO_TYPOS_LENGTH - 2:
-                for _, numbers in self._anchors.iter(f"|{token_skeleton}|"):
-                    candidates.update(numbers)
+                for _, anchored_labels in self._anchors.iter(f"|{token_skeleton}|"):
+                    candidates.update(anchored_labels.numbers)
             for number in candidates:
                 lab = self._labels[number]
                 distance = min(
