@@ -116,17 +116,28 @@ class BrandMatcher:
         # One typo: every one-edit variant of each label, looked up whole. Two typos: anchors of the
         # label that any word two edits away holds, found by an automaton, then an edit distance.
         self._one_typo: dict[str, tuple[int, ...]] = {}
-        anchored: dict[str, list[int]] = {}
+        anchored: dict[str, int | list[int]] = {}
         for number, lab in enumerate(self._labels):
             if lab.edits >= 1:
                 for variant in _one_edit(lab.skeleton):
                     self._one_typo[variant] = (*self._one_typo.get(variant, ()), number)
             if lab.edits >= 2:
                 for anchor in two_typo_anchors(lab.skeleton, _one_edit):
-                    anchored.setdefault(anchor, []).append(number)
+                    held = anchored.setdefault(anchor, number)
+                    if held != number:
+                        anchored[anchor] = [*held, number] if isinstance(held, list) else [held, number]
         self._anchors = ahocorasick.Automaton()
-        for anchor, numbers in anchored.items():
-            by_length = sorted(numbers, key=lambda n: len(self._labels[n].skeleton))
+        # Most anchors stand for one label: they share that label's one value object.
+        alone = {
+            n: AnchoredLabels((n,), (len(lab.skeleton),))
+            for n, lab in enumerate(self._labels)
+            if lab.edits >= 2
+        }
+        for anchor, held in anchored.items():
+            if isinstance(held, int):
+                self._anchors.add_word(anchor, alone[held])
+                continue
+            by_length = sorted(held, key=lambda n: len(self._labels[n].skeleton))
             lengths = tuple(len(self._labels[n].skeleton) for n in by_length)
             self._anchors.add_word(anchor, AnchoredLabels(tuple(by_length), lengths))
         if len(self._anchors):
