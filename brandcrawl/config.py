@@ -14,6 +14,8 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from brandcrawl.assets import canonical_platform
+
 LANGUAGES = ("en", "fr")
 
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
@@ -22,7 +24,6 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 # legal but in a config file they are almost always typos.
 _ADDRESS_RE = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,}}")
 _HANDLE_RE = re.compile(r"(?:([A-Za-z0-9_-]+):)?@?([A-Za-z0-9._-]+)")
-_PLATFORM_ALIASES = {"twitter": "x"}
 _DOMAIN_RE = re.compile(r"[\w-]+(?:\.[\w-]+)+")
 # Values end up in mail headers and the User-Agent: a line break there is header injection.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -269,7 +270,7 @@ class _Reader:
         if match is None:
             self.fail(key, f"expected '@handle' or 'platform:@handle', got {text!r}")
         platform = match[1].lower() if match[1] else None
-        return OfficialHandle(_PLATFORM_ALIASES.get(platform, platform), match[2].lower())
+        return OfficialHandle(canonical_platform(platform) if platform else None, match[2].lower())
 
     def language(self, value: object, key: str) -> str:
         text = self.string(value, key)

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from brandcrawl.config import SmtpConfig, WatchConfig
-from brandcrawl.digest import Audience, collect
+from brandcrawl.digest import Audience, collect, write_atomically
 from brandcrawl.render import RenderedDigest, render_digest
 from brandcrawl.report import DigestReport
 from brandcrawl.storage import Store
@@ -261,9 +261,7 @@ def _write(
     paths = []
     for suffix, content in ((".html", rendered.html), (".txt", rendered.text), (".eml", message.as_string())):
         path = folder / f"{stem}{suffix}"
-        partial = folder / f"{stem}{suffix}.part"
-        partial.write_text(content, encoding="utf-8")
-        partial.replace(path)
+        write_atomically(path, content)
         paths.append(path)
     return paths
 

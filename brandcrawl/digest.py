@@ -36,6 +36,10 @@ class Audience:
     recipient: str | None = None
     brands: frozenset[str] | None = None
 
+    def covers(self, hit: type[Hit]) -> ColumnElement[bool]:
+        """The hit is about one of this audience's brands."""
+        return hit.brand.in_(self.brands) if self.brands is not None else true()
+
     def hit_reported(self, hit: type[Hit]) -> ColumnElement[bool]:
         if self.recipient is None:
             return hit.reported_in.is_not(None)
@@ -75,12 +79,11 @@ def collect(session: Session, watch: WatchConfig, now: datetime, audience: Audie
     it, and the latest crawl health."""
     order = {brand.name: index for index, brand in enumerate(watch.brands)}
     sections: dict[str, BrandSection] = {}
-    in_scope = Hit.brand.in_(audience.brands) if audience.brands is not None else true()
 
     new_hits = session.execute(
         select(Hit, ListingRow)
         .join(ListingRow, Hit.listing_pk == ListingRow.id)
-        .where(in_scope, not_(audience.hit_reported(Hit)))
+        .where(audience.covers(Hit), not_(audience.hit_reported(Hit)))
     ).all()
     for hit, listing in new_hits:
         sections.setdefault(hit.brand, BrandSection(hit.brand)).new_hits.append(_reported_hit(hit, listing))
@@ -93,7 +96,7 @@ def collect(session: Session, watch: WatchConfig, now: datetime, audience: Audie
         .where(
             not_(audience.change_reported()),
             audience.hit_reported(reported),
-            reported.brand.in_(audience.brands) if audience.brands is not None else true(),
+            audience.covers(reported),
         )
         .order_by(ListingChange.changed_at)
     ).all()
@@ -208,8 +211,8 @@ def write_digest(store: Store, watch: WatchConfig, out_dir: str | Path, now: dat
         report = collect(session, watch, now)
         html, text = render(report)
         stem = _free_stem(folder / f"digest-{now:%Y%m%d-%H%M%S}")
-        _write_atomically(stem.with_suffix(".html"), html)
-        _write_atomically(stem.with_suffix(".txt"), text)
+        write_atomically(stem.with_suffix(".html"), html)
+        write_atomically(stem.with_suffix(".txt"), text)
         mark_reported(session, report, str(stem.with_suffix(".html")))
     return stem.with_suffix(".html")
 
@@ -240,7 +243,8 @@ def _free_stem(stem: Path) -> Path:
     return candidate
 
 
-def _write_atomically(path: Path, content: str) -> None:
+def write_atomically(path: Path, content: str) -> None:
+    """Written beside, then renamed: a reader never sees half a digest."""
     partial = path.with_suffix(path.suffix + ".part")
     partial.write_text(content, encoding="utf-8")
     partial.replace(path)

@@ -24,8 +24,11 @@ from typing import NamedTuple
 import ahocorasick
 from rapidfuzz.distance import OSA
 
+from brandcrawl.matching.text import LEET, SKELETON_PAIRS
+
 SEPARATORS = b"-._"
-_LETTERS = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "i": "l"}
+# The matcher's own readings (text.py), every digit read as leetspeak: a superset of what it folds.
+_LETTERS = {**LEET, "i": "l"}
 
 
 def _table() -> bytes:
@@ -89,7 +92,7 @@ class BulkFilter:
     def _lines_worth_matching(self, text: str) -> set[int]:
         # The TLD goes, as in the matcher: "com" must not pass for a typo of a three-letter brand.
         letters = _TLD.sub("", text).encode("ascii").translate(_FOLD).decode("ascii")
-        folded = letters.replace("rn", "m").replace("vv", "w")
+        folded = _skeleton_pairs(letters)
         words = "|" + folded.replace("\n", "|\n|") + "|"
         joined = folded.replace("|", "")
         found = _lines_at(joined, [end for end, _ in self._exact.iter(joined)])
@@ -127,8 +130,10 @@ class BulkFilter:
                     break
 
 
-def _skeleton_pairs(word: str) -> str:
-    return word.replace("rn", "m").replace("vv", "w")
+def _skeleton_pairs(text: str) -> str:
+    for pair, letter in SKELETON_PAIRS:
+        text = text.replace(pair, letter)
+    return text
 
 
 def _find_all(text: str, needle: str) -> list[int]:
