@@ -72,29 +72,66 @@ def canonical_platform(name: str) -> str:
 class Asset:
     kind: str  # domain | handle | other
     value: str | None  # "gallimard-shop.net", "x:gallimard", or "@gallimard" when the platform is unknown
+    written: str | None = None  # as the text has it: "@Gallimard", "x.com/Gallimard", "IG: gallimard"
+
+
+NO_ASSET = Asset("other", None)
+# A profile's address names the platform's own domain: that is no domain on sale.
+_PLATFORM_DOMAINS = frozenset(
+    {"twitter.com", "x.com", "instagram.com", "tiktok.com", "youtube.com", "facebook.com"}
+)
+# How far before a bare @handle a platform's name still says which platform it is on.
+_PLATFORM_WINDOW = 60
 
 
 def extract_asset(title: str) -> Asset:
     """The most specific asset a title offers: a profile URL or @handle, else a domain name."""
-    if found := _PROFILE_URL.search(title):
+    found = extract_assets(title)
+    return found[0] if found else NO_ASSET
+
+
+def extract_assets(text: str) -> list[Asset]:
+    """Every handle and domain a text names, most specific kind first (profile URLs, @handles,
+    labelled handles, then domains), each once, in the order written within a kind."""
+    assets: dict[str, Asset] = {}
+    for found in _PROFILE_URL.finditer(text):
         host = found.group(1).split(".", 1)[0].lower()
-        return Asset("handle", f"{_HOST_PLATFORM[host]}:{found.group(2).lower()}")
-    if found := _AT_HANDLE.search(title):
-        platform = _platform_in(title)
+        assets.setdefault(f"{_HOST_PLATFORM[host]}:{found.group(2).lower()}", Asset(
+            "handle", f"{_HOST_PLATFORM[host]}:{found.group(2).lower()}", found.group(0)
+        ))  # fmt: skip
+    for found in _AT_HANDLE.finditer(text):
+        platform = _platform_near(text, found.start())
         handle = found.group(1).lower()
-        return Asset("handle", f"{platform}:{handle}" if platform else f"@{handle}")
-    if (found := _LABELLED_HANDLE.search(title)) and not _DOMAIN.fullmatch(found.group(2)):
-        platform = found.group(1).lower()
-        return Asset("handle", f"{canonical_platform(platform)}:{found.group(2).lower()}")
-    if found := _DOMAIN.search(title):
-        return Asset("domain", found.group(1).lower().removeprefix("www."))
-    return Asset("other", None)
+        value = f"{platform}:{handle}" if platform else f"@{handle}"
+        if not any(known.endswith(f":{handle}") for known in assets):  # "x.com/@gallimard" is known
+            assets.setdefault(value, Asset("handle", value, found.group(0)))
+    for found in _LABELLED_HANDLE.finditer(text):
+        if _DOMAIN.fullmatch(found.group(2)):
+            continue  # "X - gallimard.fr" names a domain
+        value = f"{canonical_platform(found.group(1))}:{found.group(2).lower()}"
+        assets.setdefault(value, Asset("handle", value, found.group(0)))
+    for found in _DOMAIN.finditer(text):
+        domain = found.group(1).lower().removeprefix("www.")
+        if domain not in _PLATFORM_DOMAINS:
+            assets.setdefault(domain, Asset("domain", domain, found.group(1)))
+    return list(assets.values())
 
 
-def _platform_in(title: str) -> str | None:
-    words = set(re.findall(r"[a-z]+(?:\.com)?", title.lower()))
-    spaced = f" {title.lower()} "
+def _platform_near(text: str, position: int) -> str | None:
+    """The platform a bare @handle is on: the last one named just before it, else the only one the
+    text names at all."""
+    before = _platforms_named(text[max(0, position - _PLATFORM_WINDOW) : position])
+    if before:
+        return before[-1]
+    anywhere = set(_platforms_named(text))
+    return anywhere.pop() if len(anywhere) == 1 else None
+
+
+def _platforms_named(text: str) -> list[str]:
+    lowered = text.lower()
+    named: list[tuple[int, str]] = []
     for platform, names in _PLATFORM_WORDS.items():
-        if any(name in words or (" " in name and f" {name} " in spaced) for name in names):
-            return platform
-    return None
+        for name in names:
+            pattern = rf"(?<![a-z]){re.escape(name)}(?![a-z])"
+            named.extend((found.start(), platform) for found in re.finditer(pattern, lowered))
+    return [platform for _position, platform in sorted(named)]

@@ -80,6 +80,25 @@ class MarketplaceConfig:
     sites: tuple[str, ...] | None = None
     max_pages: int | None = None
     base_url: str | None = None
+    # Names of the environment variables holding a login or API key, by role ("username",
+    # "password", "client_id", "client_secret"...): the secrets never sit in the watch file.
+    credentials_env: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # Words searched beside each brand to find accounts sold in disguise ("instagram", "compte"),
+    # by site, "*" for every site; None means the spider's own words in each site's language.
+    account_words: Mapping[str, tuple[str, ...]] | None = field(default=None, hash=False)
+    # What the marketplace files listings under, to read whole (Flippa property types, forum categories).
+    categories: tuple[str, ...] | None = None
+
+    def credentials(self, environ: Mapping[str, str]) -> dict[str, str] | None:
+        """The credentials read from the environment, or None when any named variable is unset or empty."""
+        if not self.credentials_env:
+            return None
+        found = {role: environ.get(name, "") for role, name in self.credentials_env.items()}
+        return found if all(found.values()) else None
+
+    def missing_credentials(self, environ: Mapping[str, str]) -> list[str]:
+        """The named environment variables that are unset or empty."""
+        return [name for name in self.credentials_env.values() if not environ.get(name)]
 
 
 @dataclass(frozen=True)
@@ -384,8 +403,25 @@ class _Reader:
             "sites": self.sites,
             "max_pages": self.max_pages,
             "base_url": self.url,
+            "credentials_env": self.credentials_env,
+            "account_words": self.account_words,
+            "categories": self.strings,
         }
         return MarketplaceConfig(name=name, **self.fields(value, key, checks, f"a table such as [{key}]"))
+
+    def credentials_env(self, value: object, key: str) -> dict[str, str]:
+        if not isinstance(value, dict):
+            self.fail(
+                key, f'expected a table such as {{ username = "FAMESWAP_USER" }}, got {_type_name(value)}'
+            )
+        return {role: self.env_name(name, _join(key, role)) for role, name in value.items()}
+
+    def account_words(self, value: object, key: str) -> dict[str, tuple[str, ...]]:
+        if isinstance(value, list):
+            return {"*": self.strings(value, key)}
+        if not isinstance(value, dict):
+            self.fail(key, f"expected a list of words, or a table of lists by site, got {_type_name(value)}")
+        return {site: self.strings(words, _join(key, site)) for site, words in value.items()}
 
     def brands(self, value: object, key: str) -> tuple[Brand, ...]:
         if not isinstance(value, list):

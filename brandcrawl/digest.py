@@ -194,6 +194,7 @@ def _health(session: Session, previous_digest: datetime | None) -> list[Health]:
                 listings_seen=run.listings_seen,
                 hits=run.hits,
                 finished_at=run.finished_at,
+                source=run.source,
             )
         )
     return health

@@ -8,6 +8,7 @@ from decimal import Decimal
 import price_parser
 
 _DIGIT = re.compile(r"\d")
+_MONEY_SCALE = re.compile(r"\d(?:[\d.,]*\d)?\s?[kKmM](?![a-zA-Z])")
 # eBay writes "US $20.00" (French pages "20,00 $US"); price-parser only knows the glued "US$":
 # it reads "US $" and "$CA" as a bare "$", and "$US" as the Uruguayan peso "$U".
 _MARKED_DOLLAR = re.compile(r"\b([A-Z]{1,2}) \$|\$ ?([A-Z]{1,2})\b")
@@ -34,6 +35,32 @@ _SYMBOL_ISO = {
 _DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "MXN"})
 
 _COUNT = re.compile(r"\d{1,3}(?:[,.\s]\d{3})+(?!\d)|\d+")
+# "12K", "2.5k", "1,8 M", "1.2 million", "3 Mio.": a figure with a thousands or millions suffix.
+_NUMBER = r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\d.,]\d)|\d+(?:[.,]\d+)?"
+_SUFFIX = r"(?P<suffix>k|m|mil+ions?|mio\.?|mn)?"
+_SCALED = re.compile(rf"(?P<number>{_NUMBER})\s?{_SUFFIX}(?![a-z])", re.IGNORECASE)
+_FOLLOWERS = re.compile(
+    rf"(?P<count>(?:{_NUMBER})\s?{_SUFFIX})\+?\s?(?:real |active |organic |engaged )?"
+    r"(?:followers?|follower|subs|subscribers?|abonn[ée]s|abonnenten|fans|members|membres)\b",
+    re.IGNORECASE,
+)
+_MONEY_SIGN = r"(?:US\s?\$|\$|€|£|USD|EUR|GBP|CAD|AUD|CHF)"
+_MONEY = re.compile(
+    rf"(?:{_MONEY_SIGN}\s?(?:{_NUMBER})(?:\s?(?:k|m)(?![a-z]))?"
+    rf"|(?:{_NUMBER})(?:\s?(?:k|m)(?![a-z]))?\s?(?:{_MONEY_SIGN}|dollars?|euros?)(?![a-z]))",
+    re.IGNORECASE,
+)
+# Words that make an amount in a sales pitch the asking price, or something else entirely.
+_PRICE_WORDS = re.compile(
+    r"(?:price|prix|preis|asking|ask|bin|buy now|buy it now|starting|start|bid|sell(?:ing)? for|for sale for"
+    r"|à vendre|vends?|offers? (?:over|from)|obo)\W{0,12}$",
+    re.IGNORECASE,
+)
+_NOT_PRICE_WORDS = re.compile(
+    r"^\W{0,3}(?:/ ?mo|/ ?month|per month|a month|monthly|mensuel|revenue|profit|income|earnings|"
+    r"net|ttm|/ ?year|per year|yearly|par mois|de ca|ca\b|spent|budget)",
+    re.IGNORECASE,
+)
 
 _ENDED = re.compile(r"\b(?:ended|beendet|terminée?)\b", re.IGNORECASE)
 _PART = (
@@ -101,8 +128,53 @@ def parse_price(text: str | None, default_currency: str | None = None) -> Price 
     parsed = price_parser.Price.fromstring(low, currency_hint=text)
     if parsed.amount is None:
         return None
+    amount = parsed.amount
+    if scale := _MONEY_SCALE.search(low):  # "$2.5k" on forums; price-parser reads 2.5
+        amount = parse_scaled(scale.group(0)) or amount
     is_range = bool(high and _DIGIT.search(high[0]))
-    return Price(parsed.amount, _iso_currency(parsed.currency, default_currency), is_range)
+    return Price(amount, _iso_currency(parsed.currency, default_currency), is_range)
+
+
+def parse_scaled(text: str | None) -> Decimal | None:
+    """The first figure of a text, with its suffix applied: "12K" 12000, "1,8 M" 1800000,
+    "2.5k" 2500, "1,800" 1800, "1.800" 1800."""
+    match = _SCALED.search(_squash(text or ""))
+    if match is None:
+        return None
+    number = match["number"]
+    if re.fullmatch(r"\d{1,3}(?:[,. \u00a0\u202f]\d{3})+", number) and not match["suffix"]:
+        value = Decimal(re.sub(r"\D", "", number))  # thousands separators
+    else:
+        value = Decimal(number.replace(" ", "").replace("\u00a0", "").replace("\u202f", "").replace(",", "."))
+    suffix = (match["suffix"] or "").casefold()
+    if suffix == "k":
+        value *= 1000
+    elif suffix:
+        value *= 1_000_000
+    return value
+
+
+def find_followers(text: str | None) -> str | None:
+    """The follower count a free text states ("12K followers", "1,8 M abonnés"), as written."""
+    match = _FOLLOWERS.search(_squash(text or ""))
+    return match.group(0) if match else None
+
+
+def parse_followers(text: str | None) -> int | None:
+    """A follower count: "12K followers" 12000, "1,8 M abonnés" 1800000, "2.5k" 2500, "1 800" 1800."""
+    value = parse_scaled(text)
+    return int(value) if value is not None else None
+
+
+def find_price_text(text: str | None) -> str | None:
+    """The asking price in a free-text sales pitch ("Selling for $2,500", "prix : 1 800 €", "BIN $2.5k"),
+    as written; amounts that are revenue or profit ("$517K revenue", "$40/mo") are passed over."""
+    text = _squash(text or "")
+    candidates = [m for m in _MONEY.finditer(text) if not _NOT_PRICE_WORDS.match(text[m.end() :])]
+    for match in candidates:
+        if _PRICE_WORDS.search(text[max(0, match.start() - 40) : match.start()]):
+            return match.group(0)
+    return candidates[0].group(0) if candidates else None
 
 
 def parse_count(text: str | None) -> int | None:

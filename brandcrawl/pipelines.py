@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from itemadapter import ItemAdapter
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
-from brandcrawl.assets import extract_asset
-from brandcrawl.matching import BrandMatcher
-from brandcrawl.normalize import parse_count, parse_price, parse_time_left, to_utc
+from brandcrawl.assets import Asset, extract_assets
+from brandcrawl.matching import BrandMatcher, Match
+from brandcrawl.normalize import (
+    find_followers,
+    find_price_text,
+    parse_count,
+    parse_followers,
+    parse_price,
+    parse_time_left,
+    to_utc,
+)
 from brandcrawl.storage import Store
 from brandcrawl.watch import watch_from_settings
 
@@ -20,7 +29,8 @@ logger = logging.getLogger(__name__)
 
 
 class NormalizePipeline:
-    """Turns the texts spiders read (price, bids, time left) into values, and finds the asset sold."""
+    """Turns the texts spiders read (price, bids, time left, followers) into values, and finds the
+    assets a listing names; the match pipeline decides which of them is the one on sale."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.stats = crawler.stats
@@ -34,7 +44,12 @@ class NormalizePipeline:
         self.stats.inc_value("brandcrawl/listings/seen")
         seen_at = to_utc(listing["seen_at"])
         listing["seen_at"] = seen_at
-        if price := parse_price(listing.get("price_text"), listing.get("default_currency")):
+        description = listing.get("description") or ""
+        if listing.get("price") is None and not listing.get("price_text"):
+            listing["price_text"] = find_price_text(description)
+        if listing.get("price") is not None:
+            pass  # an API's typed price
+        elif price := parse_price(listing.get("price_text"), listing.get("default_currency")):
             listing["price"], listing["currency"], listing["price_is_range"] = (
                 price.amount,
                 price.currency,
@@ -46,14 +61,37 @@ class NormalizePipeline:
             self.stats.inc_value("brandcrawl/listings/price_unparsed")
         if listing.get("bids_text"):
             listing["bid_count"] = parse_count(listing["bids_text"])
+        if listing.get("followers") is None:
+            followers_text = listing.get("followers_text") or find_followers(
+                f"{listing['title']} {description}"
+            )
+            listing["followers_text"] = followers_text
+            listing["followers"] = parse_followers(followers_text)
         if left := parse_time_left(listing.get("time_left_text"), seen_at):
             listing["end_time"] = left.end_time
             if left.ended:
                 listing["status"] = "ended"
-        if not listing.get("asset"):
-            asset = extract_asset(listing["title"])
-            listing["asset_kind"], listing["asset"] = asset.kind, asset.value
+        if not listing.get("sale_method") and listing.get("bid_count") is not None:
+            listing["sale_method"] = "auction"
+        listing["assets"] = assets = named_assets(listing)
+        first = assets[0] if assets else Asset("other", None)
+        listing["asset_kind"], listing["asset"], listing["asset_text"] = (
+            first.kind,
+            first.value,
+            first.written,
+        )
         return item
+
+
+def named_assets(listing: ItemAdapter) -> list[Asset]:
+    """The assets a listing may be selling: the one its spider read, else those its title names,
+    then those its description names."""
+    if listing.get("asset"):
+        return [Asset(listing.get("asset_kind") or "other", listing["asset"], listing.get("asset_text"))]
+    found = extract_assets(listing["title"])
+    values = {asset.value for asset in found}
+    found += [a for a in extract_assets(listing.get("description") or "") if a.value not in values]
+    return found
 
 
 class MatchPipeline:
@@ -71,34 +109,47 @@ class MatchPipeline:
 
     def process_item(self, item: object) -> object:
         listing = ItemAdapter(item)
-        by_brand = {}
-        candidates = [(listing["title"], "title")]
-        asset_kind, asset = listing.get("asset_kind"), listing.get("asset")
-        # An exclusion phrase in the title, or the brand's own asset on sale, rules the brand out
-        # whatever else the listing names.
+        assets = [asset for asset in listing.get("assets") or [] if asset.kind in ("domain", "handle")]
+        # An exclusion phrase in the title, or the brand's own asset as the thing on sale, rules the
+        # brand out of the title; an official asset named beside another one rules out only itself.
         ruled_out = self.matcher.excluded_brands(listing["title"])
-        if asset_kind in ("domain", "handle") and asset:
-            # After the title: an asset match is the stronger evidence and replaces the title's.
-            candidates.append((asset, asset_kind))
-            ruled_out |= self.matcher.official_brands(asset, asset_kind)
-        for candidate, kind in candidates:
-            for match in self.matcher.match(candidate, kind):
-                if match.brand in ruled_out:
-                    continue
-                by_brand[match.brand] = {
-                    "brand": match.brand,
-                    "rule": match.rule,
-                    "matched": match.matched,
-                    "score": match.score,
-                    "explanation": match.explanation,
-                    "kind": kind,
-                }
+        if assets:
+            ruled_out |= self.matcher.official_brands(assets[0].value, assets[0].kind)
+        by_brand = {
+            match.brand: _why(match, "title")
+            for match in self.matcher.match(listing["title"], "title")
+            if match.brand not in ruled_out
+        }
+        # The asset on sale is the first one that carries a watched brand, else the first named.
+        on_sale = assets[0] if assets else Asset("other", None)
+        by_asset: dict[str, dict[str, Any]] = {}
+        for asset in reversed(assets):  # the first asset's reasons win, as it is written first
+            official = self.matcher.official_brands(asset.value, asset.kind) | ruled_out
+            found = [m for m in self.matcher.match(asset.value, asset.kind) if m.brand not in official]
+            if found:
+                on_sale = asset
+            by_asset |= {match.brand: _why(match, asset.kind) for match in found}
+        # An asset match is the stronger evidence and replaces the title's.
+        by_brand |= by_asset
         if not by_brand:
             self.stats.inc_value("brandcrawl/listings/no_match")
             raise DropItem("no watched brand in this listing", log_level="DEBUG")
+        listing["asset_kind"], listing["asset"] = on_sale.kind, on_sale.value
+        listing["asset_text"] = on_sale.written
         listing["matches"] = list(by_brand.values())
         self.stats.inc_value("brandcrawl/hits/matched")
         return item
+
+
+def _why(match: Match, kind: str) -> dict[str, Any]:
+    return {
+        "brand": match.brand,
+        "rule": match.rule,
+        "matched": match.matched,
+        "score": match.score,
+        "explanation": match.explanation,
+        "kind": kind,
+    }
 
 
 class StorePipeline:

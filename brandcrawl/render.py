@@ -126,6 +126,9 @@ WORDS: dict[str, dict[str, Any]] = {
         "status_disallowed": "disallowed",
         "status_broken": "broken",
         "status_stale": "stale",
+        "status_needs_login": "needs login",
+        "source_api": "API",
+        "source_pages": "search pages",
         "detail_stale": "no crawl since the last digest",
     },
     "fr": {
@@ -196,6 +199,9 @@ WORDS: dict[str, dict[str, Any]] = {
         "status_disallowed": "interdite",
         "status_broken": "en panne",
         "status_stale": "pas à jour",
+        "status_needs_login": "connexion requise",
+        "source_api": "API",
+        "source_pages": "pages de recherche",
         "detail_stale": "aucune collecte depuis le dernier récapitulatif",
     },
 }
@@ -209,7 +215,8 @@ _PLATFORMS = {
     "twitch": "Twitch",
     "snapchat": "Snapchat",
 }
-_STATUSES = ("ok", "blocked", "disallowed", "broken", "stale")
+_STATUSES = ("ok", "blocked", "disallowed", "broken", "stale", "needs_login")
+_SOURCES = ("api", "pages")
 # The detail digest.py writes for a stale marketplace, translated like the status itself.
 _KNOWN_DETAILS = {"no crawl since the last digest": "detail_stale"}
 _SUBJECT_BRANDS = 3
@@ -505,7 +512,7 @@ class _HealthView:
 
 def _context(report: DigestReport, words: _Words, timezone: str) -> dict[str, Any]:
     health = [_health_view(run, words) for run in report.health]
-    problems = [view for run, view in zip(report.health, health, strict=True) if run.status != "ok"]
+    problems = [view for run, view in zip(report.health, health, strict=True) if run in report.problems]
     checked_runs = [run for run in report.health if run.status == "ok"]
     checked = words(
         "checked",
@@ -734,10 +741,14 @@ def _health_view(run: Health, words: _Words) -> _HealthView:
     detail = clean(run.detail)
     if detail in _KNOWN_DETAILS:
         detail = words(_KNOWN_DETAILS[detail])
+    marketplace = clean(run.marketplace)
+    if run.source:
+        source = words(f"source_{run.source}") if run.source in _SOURCES else clean(run.source)
+        marketplace = f"{marketplace} ({source})"
     return _HealthView(
-        marketplace=clean(run.marketplace),
+        marketplace=marketplace,
         status=status,
-        tone="ok" if run.status == "ok" else "stale" if run.status == "stale" else "bad",
+        tone="ok" if run.status == "ok" else "stale" if run.status in ("stale", "needs_login") else "bad",
         detail=detail,
         pages=words.number(run.pages_fetched),
         listings=words.number(run.listings_seen),

@@ -59,6 +59,7 @@ class Health:
     listings_seen: int
     hits: int
     finished_at: datetime
+    source: str | None = None  # "api" | "pages" when a marketplace can be read both ways
 
 
 @dataclass
@@ -81,8 +82,9 @@ class DigestReport:
 
     @property
     def problems(self) -> list[Health]:
-        """Marketplaces that could not be checked: blocked, disallowed, broken or stale."""
-        return [h for h in self.health if h.status != "ok"]
+        """Marketplaces that could not be checked: blocked, disallowed, broken or stale (one waiting for
+        login credentials is the watch file's choice, shown in the health section only)."""
+        return [h for h in self.health if h.status not in ("ok", "needs_login")]
 
     @property
     def listings_checked(self) -> int:

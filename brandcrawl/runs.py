@@ -15,6 +15,9 @@ from brandcrawl.storage import Store
 logger = logging.getLogger(__name__)
 
 OK, BLOCKED, DISALLOWED, BROKEN = "ok", "blocked", "disallowed", "broken"
+# A marketplace that shows its listings only to members, with no credentials given (or refused): told
+# in the digest's health section, but no failure of the run (it is the watch file's choice).
+NEEDS_LOGIN = "needs_login"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: 
     unpriced = stats.get("brandcrawl/listings/price_unparsed", 0)
     sites = _per_site(stats)
 
+    if login := stats.get("brandcrawl/needs_login"):
+        return RunVerdict(NEEDS_LOGIN, str(login))
     if challenges:
         return RunVerdict(
             BLOCKED, f"bot-challenge page on {challenges} of {parsed + challenges} search pages"
@@ -111,7 +116,7 @@ class RunRecorder:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         settings = self.crawler.settings
         stats = self.crawler.stats.get_stats()
-        if not stats.get("brandcrawl/searches"):
+        if not stats.get("brandcrawl/searches") and not stats.get("brandcrawl/needs_login"):
             return  # `scrapy parse` or a spider that never searched: no run of the watch to record
         verdict = judge(stats, reason, settings.getint("BRANDCRAWL_BLOCKED_STATUS_MIN"))
         self.crawler.stats.set_value("brandcrawl/run/status", verdict.status)
@@ -121,7 +126,9 @@ class RunRecorder:
         try:
             store.upgrade()
             store.record_run(
-                spider=spider.name,
+                # Two spiders can read one marketplace (eBay's API and its pages): runs are the marketplace's.
+                spider=getattr(spider, "marketplace_name", spider.name),
+                source=stats.get("brandcrawl/source"),
                 started_at=self.started_at,
                 finished_at=datetime.now(UTC),
                 pages_fetched=pages_fetched(stats),

@@ -3,11 +3,17 @@
 A marketplace spider takes, as ``-a`` arguments (which win over its watch-file table):
 ``base_url`` (a mirror or the replica; ``{site}`` in it is replaced by each site's domain),
 ``sites`` (comma-separated), ``max_pages`` and ``brand`` (crawl for one brand only).
+
+What a run sends: an optional login first (members-only marketplaces), then per site one search per
+query (each brand's name and aliases, and on marketplaces that hide account sales the brand beside
+each account word) and one listing of each category the watch file or the spider names, each
+followed to ``max_pages`` pages; listings whose page lacks a field are completed from their own page.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
+import os
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -21,7 +27,7 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from brandcrawl.config import WatchConfig
+from brandcrawl.config import MarketplaceConfig, WatchConfig
 from brandcrawl.items import Listing
 from brandcrawl.watch import watch_from_settings
 
@@ -34,20 +40,39 @@ class Site:
     currency: str
 
 
+class PageFormatError(ValueError):
+    """A page that is not what the marketplace serves there (bad JSON, a missing key): a recorded
+    parse error, never an empty result."""
+
+
 class SearchSpider(scrapy.Spider):
     """A marketplace searched by keyword: one query per watched brand name and alias, newest first,
     following the site's own "next page" link up to ``max_pages``.
 
-    Subclasses set the class attributes below and implement ``search_url``, ``listings``,
-    ``result_count`` and ``next_page``.
+    Subclasses set the class attributes below and implement ``listings``, ``result_count`` and
+    ``next_page``, with ``search_url`` and/or ``category_url``.
     """
 
+    #: Read by the pipelines (Listing.marketplace) and the run recorder: the marketplace this spider
+    #: reads, when another spider reads it too (eBay's API and pages). Default: the spider's name.
+    marketplace: ClassVar[str | None] = None
+    #: Read by start(): how this spider reads its marketplace, shown in the digest's health section
+    #: when there is more than one way ("api" or "pages"). None: the only way.
+    source: ClassVar[str | None] = None
     #: Read by start() when no base_url is given: the real site, ``{site}`` replaced by its domain.
     default_base_url: ClassVar[str] = "https://www.{site}"
     #: Read by __init__: the sites crawled when neither ``-a sites`` nor the watch file choose.
     site_profiles: ClassVar[dict[str, Site]] = {}
     #: Read by is_blocked(): words in a bot-challenge page's <title>.
     block_titles: ClassVar[tuple[str, ...]] = ()
+    #: Read by configure(): the categories read whole when the watch file names none.
+    default_categories: ClassVar[tuple[str, ...]] = ()
+    #: Read by configure(): words searched beside each brand name, by site ("*": every site). A word
+    #: with "{brand}" in it is the whole query ("@{brand}"). Empty: brand names and aliases only.
+    default_account_words: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    #: Read by start(): the credentials (watch file ``credentials_env`` roles) without which the
+    #: marketplace shows nothing; the run is then recorded as "needs login" and sends nothing.
+    credential_roles: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -74,8 +99,12 @@ class SearchSpider(scrapy.Spider):
         spider.configure(watch)
         return spider
 
-    def configure(self, watch: WatchConfig) -> None:
-        table = watch.marketplaces.get(self.name)
+    @property
+    def marketplace_name(self) -> str:
+        return self.marketplace or self.name
+
+    def configure(self, watch: WatchConfig, environ: Mapping[str, str] = os.environ) -> None:
+        table = watch.marketplaces.get(self.marketplace_name)
         self.base_url = self.base_url or (table.base_url if table else None) or self.default_base_url
         if self.base_url != self.default_base_url:
             # A mirror or the replica: let the offsite filter accept its host too.
@@ -86,6 +115,9 @@ class SearchSpider(scrapy.Spider):
         if self.max_pages < 1:
             raise ValueError(f"max_pages must be at least 1, got {self.max_pages}")
         self.queries = self._queries(watch)
+        self.account_queries = self._account_queries(watch, table)
+        self.categories = list((table.categories if table else None) or self.default_categories)
+        self.credentials = self._credentials(table, environ)
 
     def _choose_sites(self, chosen: str | Iterable[str] | None) -> list[Site]:
         if chosen is None:
@@ -108,20 +140,109 @@ class SearchSpider(scrapy.Spider):
                 queries.setdefault(text.casefold(), text)
         return list(queries.values())
 
+    def _account_queries(self, watch: WatchConfig, table: MarketplaceConfig | None) -> dict[str, list[str]]:
+        """Per site, the brand beside each account word, e.g. "gallimard compte", "@gallimard"."""
+        words = (table.account_words if table and table.account_words is not None else None) or dict(
+            self.default_account_words
+        )
+        brands = [b for b in watch.brands if not self.requested_brand or b.name == self.requested_brand]
+        found: dict[str, list[str]] = {}
+        for site in self.sites:
+            chosen = words.get(site.domain, words.get("*", ()))
+            queries = [
+                w.replace("{brand}", b.name) if "{brand}" in w else f"{b.name} {w}"
+                for b in brands
+                for w in chosen
+            ]
+            found[site.domain] = list(dict.fromkeys(queries))
+        return found
+
+    def _credentials(
+        self, table: MarketplaceConfig | None, environ: Mapping[str, str]
+    ) -> dict[str, str] | None:
+        if not self.credential_roles or table is None:
+            return None
+        missing_roles = [role for role in self.credential_roles if role not in table.credentials_env]
+        if missing_roles:
+            raise ValueError(
+                f"{self.marketplace_name}: credentials_env needs {', '.join(self.credential_roles)}"
+                f" (missing {', '.join(missing_roles)})"
+            )
+        return table.credentials(environ)
+
+    def needs_login_reason(self) -> str | None:
+        """Why this run cannot look, when the marketplace needs credentials that are not given."""
+        if not self.credential_roles or self.credentials is not None:
+            return None
+        watch = watch_from_settings(self.crawler.settings)
+        table = watch.marketplaces.get(self.marketplace_name) if watch else None
+        if table is None or not table.credentials_env:
+            names = " and ".join(self.credential_roles)
+            return f"members only: name the environment variables holding the {names} in credentials_env"
+        return f"members only: set {' and '.join(table.missing_credentials(os.environ))} to log in"
+
     def site_root(self, site: Site) -> str:
         assert self.base_url is not None
         return self.base_url.format(site=site.domain).rstrip("/")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.source:
+            self.crawler.stats.set_value("brandcrawl/source", self.source)
+        if reason := self.needs_login_reason():
+            self.crawler.stats.set_value("brandcrawl/needs_login", reason)
+            self.logger.warning("%s not crawled: %s", self.marketplace_name, reason)
+            return
+        if self.credential_roles:
+            assert self.credentials is not None
+            yield self.login_request(self.credentials)
+            return
+        for request in self.search_requests():
+            yield request
+
+    def search_requests(self) -> Iterator[scrapy.Request]:
+        """The first page of every search and category listing."""
         for site in self.sites:
-            for query in self.queries:
+            for query in [*self.queries, *self.account_queries.get(site.domain, ())]:
                 # Counted so the run recorder knows this is a watch crawl, not a `scrapy parse`.
                 self.crawler.stats.inc_value("brandcrawl/searches")
-                yield scrapy.Request(
-                    self.search_url(site, query),
-                    meta={"site": site.domain, "query": query, "page": 1},
-                    errback=self.search_failed,
-                )
+                yield self.page_request(self.search_url(site, query), site, query=query)
+            for category in self.categories:
+                self.crawler.stats.inc_value("brandcrawl/searches")
+                yield self.page_request(self.category_url(site, category), site, category=category)
+
+    def page_request(self, url: str, site: Site, page: int = 1, **meta: Any) -> scrapy.Request:
+        """A results page; ``meta`` (query or category) is carried to its next pages."""
+        return scrapy.Request(
+            url,
+            meta={"site": site.domain, "page": page, **meta},
+            errback=self.search_failed,
+            dont_filter=page == 1,
+        )
+
+    def login_request(self, credentials: dict[str, str]) -> scrapy.Request:
+        """For members-only marketplaces: the request that logs in, its callback ``after_login``."""
+        raise NotImplementedError
+
+    def after_login(self, response: Response) -> Iterator[scrapy.Request]:
+        if not self.logged_in(response):
+            reason = "the login was refused: check the credentials named in credentials_env"
+            self.crawler.stats.set_value("brandcrawl/needs_login", reason)
+            self.logger.error("%s: %s", self.marketplace_name, reason)
+            return
+        yield from self.search_requests()
+
+    def logged_in(self, response: Response) -> bool:
+        raise NotImplementedError
+
+    def detail_request(
+        self, url: str, listing_id: str, callback: Callable[..., Any], response: Response, **meta: Any
+    ) -> scrapy.Request | None:
+        """A listing's own page, once per run, for fields the results page does not show."""
+        if listing_id in self.yielded:
+            return None
+        self.yielded.add(listing_id)
+        meta = {"site": response.meta.get("site"), "listing_id": listing_id, **meta}
+        return response.follow(url, callback=callback, meta=meta, errback=self.search_failed)
 
     def search_failed(self, failure: Failure) -> None:
         """A search page that could not be had after retries: counted per site for the run's health."""
@@ -148,24 +269,34 @@ class SearchSpider(scrapy.Spider):
             return
         site = self.site_for(response)
         seen_at = datetime.now(UTC)
-        listings = list(self.listings(response, site, seen_at))
+        try:
+            found = list(self.listings(response, site, seen_at))
+            count = self.result_count(response)
+            next_url = self.next_page(response)
+        except (PageFormatError, ValueError, KeyError, TypeError, AttributeError) as error:
+            # Bad JSON or a changed shape: recorded, so the run reads as broken and not as "no hits".
+            self.crawler.stats.inc_value("brandcrawl/parse_errors")
+            self.crawler.stats.inc_value(f"brandcrawl/site/{site.domain}/failed")
+            self.logger.error("could not read %s: %s: %s", response.url, type(error).__name__, error)
+            return
         self.crawler.stats.inc_value("brandcrawl/pages/parsed")
         self.crawler.stats.inc_value(f"brandcrawl/site/{site.domain}/parsed")
-        if not listings and self.result_count(response) != 0:
+        if not found and count != 0:
             # A page that claims results (or does not say) but yields none: the markup changed.
             self.crawler.stats.inc_value("brandcrawl/pages/unexpected_empty")
             self.logger.error("no listing could be read on %s: has the page layout changed?", response.url)
-        for listing in listings:
+        for item in found:
+            if isinstance(item, scrapy.Request):
+                yield item  # a listing's own page, for what the results page lacks
             # The same listing answers several queries (a brand and its alias) and, on eBay, shows on
             # every country site: yield it once.
-            if listing.listing_id not in self.yielded:
-                self.yielded.add(listing.listing_id)
-                yield listing
+            elif item.listing_id not in self.yielded:
+                self.yielded.add(item.listing_id)
+                yield item
         page = response.meta.get("page", 1)
-        next_url = self.next_page(response)
         if next_url and page < self.max_pages:
-            meta = {"site": site.domain, "query": response.meta.get("query"), "page": page + 1}
-            yield response.follow(next_url, meta=meta, errback=self.search_failed)
+            carried = {key: response.meta[key] for key in ("query", "category") if key in response.meta}
+            yield self.page_request(response.urljoin(next_url), site, page + 1, **carried)
 
     def is_blocked(self, response: TextResponse) -> bool:
         title = (response.css("title::text").get() or "").casefold()
@@ -182,11 +313,17 @@ class SearchSpider(scrapy.Spider):
                 return self.site_profiles[domain]
         return next(iter(self.site_profiles.values()))
 
-    def listings(self, response: TextResponse, site: Site, seen_at: datetime) -> Iterator[Listing]:
-        """Every listing on a results page (placeholders and ads left out)."""
+    def listings(
+        self, response: TextResponse, site: Site, seen_at: datetime
+    ) -> Iterator[Listing | scrapy.Request]:
+        """Every listing on a results page (placeholders and ads left out), or the request for a
+        listing's own page (``detail_request``) where the results page lacks what a hit must carry."""
         raise NotImplementedError
 
     def search_url(self, site: Site, query: str) -> str:
+        raise NotImplementedError
+
+    def category_url(self, site: Site, category: str) -> str:
         raise NotImplementedError
 
     def result_count(self, response: TextResponse) -> int | None:

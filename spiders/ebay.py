@@ -73,8 +73,22 @@ PLACEHOLDER_TITLES = frozenset({"shop on ebay"})
 PLACEHOLDER_ITEM_ID = "123456"
 
 
+# eBay forbids selling social-media accounts, so such sales are worded in disguise: searched as the
+# brand beside these words in each site's language, they surface even when the brand alone has
+# pages of ordinary goods (books, for a publisher) that push them past max_pages.
+ACCOUNT_WORDS_EN = ("instagram", "twitter", "tiktok", "account", "username", "handle", "@{brand}")
+ACCOUNT_WORDS = {
+    "ebay.com": ACCOUNT_WORDS_EN,
+    "ebay.co.uk": ACCOUNT_WORDS_EN,
+    "ebay.fr": ("instagram", "twitter", "tiktok", "compte", "pseudo", "@{brand}"),
+    "ebay.de": ("instagram", "twitter", "tiktok", "konto", "username", "@{brand}"),
+}
+
+
 class EbaySpider(SearchSpider):
     name = "ebay"
+    source = "pages"
+    default_account_words = ACCOUNT_WORDS
     allowed_domains: ClassVar[list[str]] = ["ebay.com", "ebay.fr", "ebay.de", "ebay.co.uk"]
     site_profiles: ClassVar[dict[str, Site]] = {
         "ebay.com": Site("ebay.com", "USD"),
@@ -108,7 +122,7 @@ class EbaySpider(SearchSpider):
             self.logger.error("a result card without a usable link on %s: %r", response.url, title)
             return None
         return Listing(
-            marketplace=self.name,
+            marketplace=self.marketplace_name,
             site=site.domain,
             listing_id=listing_id,
             url=url,

@@ -1,6 +1,7 @@
 """Whole crawls of the replica marketplace over real HTTP, in-process: items, stats, rows in SQLite."""
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f
@@ -11,7 +12,7 @@ from brandcrawl.digest import write_digest
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, Hit, ListingChange, ListingRow
 from spiders.ebay import EbaySpider
-from tests.conftest import crawl, project_settings
+from tests.conftest import WATCH, crawl, project_settings
 
 
 def settings(watch_path: Path, db_url: str, **overrides: object) -> dict:
@@ -85,7 +86,7 @@ async def test_a_second_crawl_updates_instead_of_duplicating(
     try:
         write_digest(store, watch, tmp_path / "digest")
         auction = next(item for item in first.items if "Twitter account @Gallimard" in item.title)
-        replica.update(auction.listing_id, price="$2,100.00", bids="23 bids")
+        replica.ebay.update(auction.listing_id, price="$2,100.00", bids="23 bids")
 
         second = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
         assert len(second.items) == len(first.items)
@@ -178,8 +179,30 @@ async def test_one_brand_one_site(replica, watch_path: Path, db_url: str) -> Non
         max_pages="1",
     )
     assert {item.site for item in result.items} == {"ebay.fr"}
-    assert all("_nkw=Gallimard" in path for path in replica.requests if path.startswith("/ebay"))
+    queries = sorted(parse_qs(urlsplit(path).query)["_nkw"][0] for path in replica.requests if "/sch/" in path)
+    # The brand, then the brand beside each French account word.
+    assert queries == sorted(
+        ["Gallimard", "Gallimard instagram", "Gallimard twitter", "Gallimard tiktok", "Gallimard compte"]
+        + ["Gallimard pseudo", "@Gallimard"]
+    )
     assert not any("_pgn=2" in path for path in replica.requests)
+
+
+@deferred_f_from_coro_f
+async def test_account_words_come_from_the_watch_file(replica, tmp_path: Path, db_url: str) -> None:
+    watch = tmp_path / "watch.toml"
+    watch.write_text(
+        WATCH.replace('sites = ["ebay.com", "ebay.fr", "ebay.de", "ebay.co.uk"]',
+                      'sites = ["ebay.fr", "ebay.de"]\naccount_words = { "ebay.fr" = ["insta"] }'),
+        encoding="utf-8",
+    )  # fmt: skip
+    await crawl(EbaySpider, settings(watch, db_url), base_url=f"{replica.base_url}/{{site}}", brand="Folio")
+    searched = {
+        (path.split("/")[1], parse_qs(urlsplit(path).query)["_nkw"][0])
+        for path in replica.requests
+        if "/sch/" in path and "_pgn" not in path
+    }
+    assert searched == {("ebay.fr", "Folio"), ("ebay.fr", "Folio insta"), ("ebay.de", "Folio")}
 
 
 @deferred_f_from_coro_f

@@ -161,12 +161,12 @@ def test_throttle_then_recover(replica):
 
 
 def test_update_add_remove_between_crawls(replica):
-    replica.update("306112458731", price="$2,100.00", bids="21 bids")
+    replica.ebay.update("306112458731", price="$2,100.00", bids="21 bids")
     twitter = "/sch/i.html?_nkw=twitter+gallimard&_sop=10"
     card = page(replica, "ebay.com", twitter).css('li.s-card[data-listingid="306112458731"]')
     assert card.css(".s-card__price::text").get() == "$2,100.00"
-    replica.remove("306112458731")
-    replica.add(SeedListing("ebay.com", "306112499999", "<script>alert(1)</script> gallimard", "$1.00"))
+    replica.ebay.remove("306112458731")
+    replica.ebay.add(SeedListing("ebay.com", "306112499999", "<script>alert(1)</script> gallimard", "$1.00"))
     _, _, body = fetch(replica.site_url("ebay.com") + SEARCH)
     assert "<script>alert(1)</script>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body

@@ -1,5 +1,6 @@
-"""Local replica of the eBay search pages, for the demo and the tests."""
+"""Local replica of the marketplaces' real pages and APIs, for the demo and the tests."""
 
-from brandcrawl.replica.server import ReplicaMarketplace, SeedListing, load_seed
+from brandcrawl.replica.ebay import SeedListing, load_seed
+from brandcrawl.replica.server import ReplicaMarketplace, ReplicaRequest, SiteApp
 
-__all__ = ["ReplicaMarketplace", "SeedListing", "load_seed"]
+__all__ = ["ReplicaMarketplace", "ReplicaRequest", "SeedListing", "SiteApp", "load_seed"]

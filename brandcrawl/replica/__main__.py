@@ -3,7 +3,8 @@
 import argparse
 import threading
 
-from brandcrawl.replica.server import LOCALES, ReplicaMarketplace
+from brandcrawl.replica.ebay import LOCALES
+from brandcrawl.replica.server import ReplicaMarketplace
 
 
 def main() -> None:

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -78,6 +80,11 @@ class ListingRow(Base):
     title: Mapped[str] = mapped_column(Text)
     asset_kind: Mapped[str] = mapped_column(String(16))
     asset: Mapped[str | None] = mapped_column(String(300), index=True)
+    asset_text: Mapped[str | None] = mapped_column(String(300))
+    category: Mapped[str | None] = mapped_column(String(100))
+    sale_method: Mapped[str | None] = mapped_column(String(16))  # auction | fixed | offer
+    followers: Mapped[int | None] = mapped_column(BigInteger)
+    details: Mapped[dict | None] = mapped_column(JSON)
     seller: Mapped[str | None] = mapped_column(String(200))
     price: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
     currency: Mapped[str | None] = mapped_column(String(3))
@@ -134,7 +141,9 @@ class CrawlRun(Base):
     hits: Mapped[int] = mapped_column(Integer)
     new_hits: Mapped[int] = mapped_column(Integer)
     errors: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16))  # ok | blocked | disallowed | broken
+    status: Mapped[str] = mapped_column(String(16))  # ok | blocked | disallowed | broken | needs_login
+    # How the marketplace was read, when it can be read more than one way ("Browse API", "search pages").
+    source: Mapped[str | None] = mapped_column(String(60))
     detail: Mapped[str] = mapped_column(Text, default="")
     finish_reason: Mapped[str | None] = mapped_column(String(64))
 

@@ -27,6 +27,11 @@ _LISTING_FIELDS = (
     "title",
     "asset_kind",
     "asset",
+    "asset_text",
+    "category",
+    "sale_method",
+    "followers",
+    "details",
     "seller",
     "price",
     "currency",
@@ -37,7 +42,7 @@ _LISTING_FIELDS = (
 )
 # What a listing looks like on one country site of a marketplace.
 _SITE_BOUND_FIELDS = ("site", "url", "title", "price", "currency", "price_is_range")
-# SQLite allows 32766 bound parameters; 500 rows of ~17 columns stays far below on every backend.
+# SQLite allows 32766 bound parameters; 500 rows of ~22 columns stays far below on every backend.
 CHUNK_SIZE = 500
 
 
