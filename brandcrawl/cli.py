@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -235,10 +235,7 @@ def crawl(
     project = get_project_settings()
     project.setdict({"BRANDCRAWL_WATCH": watch.path, "BRANDCRAWL_DB_URL": db_url, "LOG_LEVEL": log_level})
     project.setdict(settings or {}, priority="cmdline")
-    known = get_spider_loader(project).list()
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise UsageProblem(f"no marketplace spider named {', '.join(unknown)} (known: {', '.join(known)})")
+    names = choose_spiders(watch, names, get_spider_loader(project), os.environ)
     process = AsyncCrawlerProcess(project)
     crawlers = {name: process.create_crawler(name) for name in names}
     tasks = {name: process.crawl(crawler, **(spider_args or {})) for name, crawler in crawlers.items()}
@@ -252,6 +249,34 @@ def crawl(
             results[name] = {"brandcrawl/run/status": "broken"}
             _record_start_failure(db_url, name, error)
     return results
+
+
+def choose_spiders(
+    watch: WatchConfig, names: Sequence[str], loader: Any, environ: Mapping[str, str]
+) -> list[str]:
+    """The spider to run for each named marketplace (or spider).
+
+    A marketplace read by more than one spider (eBay: its Browse API and its search pages) runs the
+    one whose credentials are all set in the environment, else the one that needs none.
+    """
+    classes = {name: loader.load(name) for name in loader.list()}
+    by_marketplace: dict[str, list[str]] = {}
+    for name, spider_class in classes.items():
+        by_marketplace.setdefault(getattr(spider_class, "marketplace", None) or name, []).append(name)
+    chosen = []
+    for name in names:
+        candidates = [name] if name in classes else by_marketplace.get(name, [])
+        if not candidates:
+            known = sorted({*classes, *by_marketplace})
+            raise UsageProblem(f"no marketplace spider named {name} (known: {', '.join(known)})")
+        if len(candidates) > 1:
+            table = watch.marketplaces.get(name)
+            credentialed = table is not None and table.credentials(environ) is not None
+            candidates.sort(
+                key=lambda spider: bool(getattr(classes[spider], "credential_roles", ())) != credentialed
+            )
+        chosen.append(candidates[0])
+    return chosen
 
 
 def _record_start_failure(db_url: str, name: str, error: BaseException) -> None:

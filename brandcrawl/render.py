@@ -106,6 +106,11 @@ WORDS: dict[str, dict[str, Any]] = {
         "kind_other": "listing",
         "from_price": "from {price}",
         "bids": ("{n} bid", "{n} bids"),
+        "followers": ("{n} follower", "{n} followers"),
+        "written": "written {text}",
+        "sale_auction": "auction",
+        "sale_fixed": "fixed price",
+        "sale_offer": "offers invited",
         "ends": "ends {when}",
         "ended_at": "ended {when}",
         "no_end": "no end time shown",
@@ -179,6 +184,11 @@ WORDS: dict[str, dict[str, Any]] = {
         "kind_other": "annonce",
         "from_price": "à partir de {price}",
         "bids": ("{n} enchère", "{n} enchères"),
+        "followers": ("{n} abonné", "{n} abonnés"),
+        "written": "écrit {text}",
+        "sale_auction": "enchères",
+        "sale_fixed": "prix fixe",
+        "sale_offer": "offres libres",
         "ends": "fin le {when}",
         "ended_at": "terminée le {when}",
         "no_end": "pas de date de fin affichée",
@@ -476,6 +486,9 @@ class _HitView:
     bids: str | None
     when: str
     left: str | None
+    written: str | None  # the handle as the listing writes it, when that differs from how it is shown
+    followers: str | None
+    sale: str | None
 
 
 @dataclass(frozen=True)
@@ -603,7 +616,23 @@ def _hit_view(hit: ReportedHit, words: _Words) -> _HitView:
         bids=None if hit.bid_count is None else words.plural("bids", hit.bid_count),
         when=when,
         left=left,
+        written=_written(hit, asset, words),
+        followers=None if hit.followers is None else words.plural("followers", hit.followers),
+        sale=words(f"sale_{hit.sale_method}") if f"sale_{hit.sale_method}" in words.words else None,
     )
+
+
+def _written(hit: ReportedHit, shown: str | None, words: _Words) -> str | None:
+    """How the listing writes its handle or domain ("x.com/Gallimard"), when the digest shows it
+    otherwise ("X @gallimard"): the form to search for on the marketplace."""
+    written = clean(hit.asset_text)
+    if (
+        not written
+        or shown is None
+        or written.lstrip("@").casefold() in (shown.casefold(), shown.split("@")[-1].casefold())
+    ):
+        return None
+    return words("written", text=written)
 
 
 def _asset_display(kind: str, asset: str) -> str:

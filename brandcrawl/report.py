@@ -27,6 +27,9 @@ class ReportedHit:
     end_time: datetime | None
     status: str
     seller: str | None
+    asset_text: str | None = None  # as the listing writes it
+    followers: int | None = None
+    sale_method: str | None = None  # auction | fixed | offer
 
 
 @dataclass(frozen=True)

@@ -544,3 +544,28 @@ def test_ten_thousand_hits_across_fifty_brands_render_quickly() -> None:
     elapsed = time.perf_counter() - started
     assert rendered.text.count("\n * ") == 10_500
     assert elapsed < 4, elapsed  # about 0.8 s on a laptop; generous for a loaded CI runner
+
+
+def test_a_handle_hit_shows_followers_sale_method_and_the_handle_as_written() -> None:
+    sold = hit(
+        1,
+        asset_text="x.com/Gallimard",
+        followers=12000,
+        sale_method="auction",
+        title="rare handle x.com/Gallimard",
+    )
+    plain = hit(2, asset_text="@gallimard", followers=None, sale_method=None)
+    sections = [BrandSection("Gallimard", [sold, plain])]
+    en = render_digest(report(sections))
+    assert "X @gallimard (handle, written x.com/Gallimard, 12,000 followers)" in en.text
+    assert "auction, 3 bids" in en.text
+    assert "written @gallimard" not in en.text, "the same handle as shown is not repeated"
+    assert "written x.com/Gallimard · 12,000 followers" in en.html
+    fr = render_digest(
+        report(sections, [health("ebay", source="api"), health("fameswap", "needs_login")]), language="fr"
+    )
+    assert "12\u202f000 abonnés" in fr.text or "12\u00a0000 abonnés" in fr.text
+    assert "enchères, 3 enchères" in fr.text
+    assert "ebay (API) : ok" in fr.text
+    assert "fameswap : connexion requise" in fr.text
+    assert "INCOMPLET" not in fr.subject, "a marketplace waiting for credentials is the watch file's choice"

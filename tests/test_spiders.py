@@ -9,25 +9,61 @@ from scrapy.spiderloader import SpiderLoader
 from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.test import get_crawler
 
-from tests.conftest import project_settings
+from tests.conftest import WATCH, project_settings
 
-SPIDER_NAMES = SpiderLoader.from_settings(Settings({"SPIDER_MODULES": ["spiders"]})).list()
+LOADER = SpiderLoader.from_settings(Settings({"SPIDER_MODULES": ["spiders"]}))
+SPIDER_NAMES = LOADER.list()
 
 
 def test_the_spiders_are_registered() -> None:
     assert "ebay" in SPIDER_NAMES
 
 
+def watch_with_credentials(
+    tmp_path: Path, spider_class: type[Spider], monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The test watch file, giving a members-only spider its credentials from the environment."""
+    text = WATCH
+    roles = getattr(spider_class, "credential_roles", ())
+    if roles:
+        marketplace = getattr(spider_class, "marketplace", None) or spider_class.name
+        names = {role: f"TEST_{marketplace.upper()}_{role.upper()}" for role in roles}
+        for name in names.values():
+            monkeypatch.setenv(name, "x")
+        table = ", ".join(f'{role} = "{name}"' for role, name in names.items())
+        if f"[marketplaces.{marketplace}]" in text:
+            text = text.replace(
+                f"[marketplaces.{marketplace}]",
+                f"[marketplaces.{marketplace}]\ncredentials_env = {{ {table} }}",
+            )
+        else:
+            text = text.replace(
+                "[[brands]]",
+                f"[marketplaces.{marketplace}]\ncredentials_env = {{ {table} }}\n\n[[brands]]",
+                1,
+            )
+    path = tmp_path / "watch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.mark.parametrize("name", SPIDER_NAMES)
 @deferred_f_from_coro_f
-async def test_spider_starts_on_the_given_base_url(name: str, watch_path: Path) -> None:
-    spider_class = SpiderLoader.from_settings(Settings({"SPIDER_MODULES": ["spiders"]})).load(name)
+async def test_spider_starts_on_the_given_base_url(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spider_class = LOADER.load(name)
     assert "start_requests" not in vars(spider_class), "Scrapy 2.16+ ignores start_requests(): use start()"
-    crawler = get_crawler(spider_class, project_settings(BRANDCRAWL_WATCH=str(watch_path)))
+    assert not getattr(spider_class, "start_urls", None), "start() builds the requests"
+    watch = watch_with_credentials(tmp_path, spider_class, monkeypatch)
+    crawler = get_crawler(spider_class, project_settings(BRANDCRAWL_WATCH=str(watch)))
     spider: Spider = spider_class.from_crawler(
         crawler, base_url="http://127.0.0.1:9/{site}", _job="scrapyd-job"
     )
     requests = [request async for request in spider.start()]
     assert requests
     assert all(request.url.startswith("http://127.0.0.1:9/") for request in requests)
-    assert all(request.callback is None for request in requests), "search pages go to parse()"
+    if getattr(spider_class, "credential_roles", ()):
+        assert len(requests) == 1 and requests[0].callback is not None, "log in first, then search"
+    else:
+        assert all(request.callback is None for request in requests), "search pages go to parse()"
