@@ -90,9 +90,12 @@ def extract_asset(title: str) -> Asset:
     return found[0] if found else NO_ASSET
 
 
-def extract_assets(text: str) -> list[Asset]:
+def extract_assets(text: str, context: str = "") -> list[Asset]:
     """Every handle and domain a text names, most specific kind first (profile URLs, @handles,
-    labelled handles, then domains), each once, in the order written within a kind."""
+    labelled handles, then domains), each once, in the order written within a kind.
+
+    ``context`` (a listing's title, for its description) may say the platform the text does not.
+    """
     assets: dict[str, Asset] = {}
     for found in _PROFILE_URL.finditer(text):
         host = found.group(1).split(".", 1)[0].lower()
@@ -100,7 +103,7 @@ def extract_assets(text: str) -> list[Asset]:
             "handle", f"{_HOST_PLATFORM[host]}:{found.group(2).lower()}", found.group(0)
         ))  # fmt: skip
     for found in _AT_HANDLE.finditer(text):
-        platform = _platform_near(text, found.start())
+        platform = _platform_near(text, found.start(), context)
         handle = found.group(1).lower()
         value = f"{platform}:{handle}" if platform else f"@{handle}"
         if not any(known.endswith(f":{handle}") for known in assets):  # "x.com/@gallimard" is known
@@ -117,13 +120,13 @@ def extract_assets(text: str) -> list[Asset]:
     return list(assets.values())
 
 
-def _platform_near(text: str, position: int) -> str | None:
+def _platform_near(text: str, position: int, context: str = "") -> str | None:
     """The platform a bare @handle is on: the last one named just before it, else the only one the
-    text names at all."""
+    text (and its context) names at all."""
     before = _platforms_named(text[max(0, position - _PLATFORM_WINDOW) : position])
     if before:
         return before[-1]
-    anywhere = set(_platforms_named(text))
+    anywhere = set(_platforms_named(f"{context} {text}"))
     return anywhere.pop() if len(anywhere) == 1 else None
 
 

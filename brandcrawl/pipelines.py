@@ -90,7 +90,8 @@ def named_assets(listing: ItemAdapter) -> list[Asset]:
         return [Asset(listing.get("asset_kind") or "other", listing["asset"], listing.get("asset_text"))]
     found = extract_assets(listing["title"])
     values = {asset.value for asset in found}
-    found += [a for a in extract_assets(listing.get("description") or "") if a.value not in values]
+    described = extract_assets(listing.get("description") or "", context=listing["title"])
+    found += [asset for asset in described if asset.value not in values]
     return found
 
 
@@ -112,20 +113,21 @@ class MatchPipeline:
         assets = [asset for asset in listing.get("assets") or [] if asset.kind in ("domain", "handle")]
         # An exclusion phrase in the title, or the brand's own asset as the thing on sale, rules the
         # brand out of the title; an official asset named beside another one rules out only itself.
-        ruled_out = self.matcher.excluded_brands(listing["title"])
-        if assets:
-            ruled_out |= self.matcher.official_brands(assets[0].value, assets[0].kind)
+        excluded = self.matcher.excluded_brands(listing["title"])
+        title_ruled_out = excluded | (
+            self.matcher.official_brands(assets[0].value, assets[0].kind) if assets else set()
+        )
         by_brand = {
             match.brand: _why(match, "title")
             for match in self.matcher.match(listing["title"], "title")
-            if match.brand not in ruled_out
+            if match.brand not in title_ruled_out
         }
         # The asset on sale is the first one that carries a watched brand, else the first named.
         on_sale = assets[0] if assets else Asset("other", None)
         by_asset: dict[str, dict[str, Any]] = {}
         for asset in reversed(assets):  # the first asset's reasons win, as it is written first
-            official = self.matcher.official_brands(asset.value, asset.kind) | ruled_out
-            found = [m for m in self.matcher.match(asset.value, asset.kind) if m.brand not in official]
+            ruled_out = excluded | self.matcher.official_brands(asset.value, asset.kind)
+            found = [m for m in self.matcher.match(asset.value, asset.kind) if m.brand not in ruled_out]
             if found:
                 on_sale = asset
             by_asset |= {match.brand: _why(match, asset.kind) for match in found}

@@ -3,7 +3,17 @@ from decimal import Decimal
 
 import pytest
 
-from brandcrawl.normalize import Price, TimeLeft, parse_count, parse_price, parse_time_left, to_utc
+from brandcrawl.normalize import (
+    Price,
+    TimeLeft,
+    find_followers,
+    find_price_text,
+    parse_count,
+    parse_followers,
+    parse_price,
+    parse_time_left,
+    to_utc,
+)
 
 NOW = datetime(2025, 3, 14, 12, 0, 0, 750_000, tzinfo=UTC)
 NOW_FLOOR = NOW.replace(microsecond=0)
@@ -191,3 +201,54 @@ def test_to_utc(value: datetime, expected: datetime) -> None:
     result = to_utc(value)
     assert result == expected
     assert result.tzinfo is UTC
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("12K followers", 12_000),
+        ("1,8 M abonnés", 1_800_000),
+        ("2.5k", 2_500),
+        ("1 800 abonnés", 1_800),
+        ("1,800 followers", 1_800),
+        ("1.800 Follower", 1_800),
+        ("350K+ followers", 350_000),
+        ("1.2 million subscribers", 1_200_000),
+        ("3 Mio. Abonnenten", 3_000_000),
+        ("no figure", None),
+        (None, None),
+    ],
+)
+def test_parse_followers(text: str | None, expected: int | None) -> None:
+    assert parse_followers(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Instagram @gallimard_officiel, 45k real followers, $2,500", "45k real followers"),
+        ("compte TikTok 1,8 M abonnés, prix 2 500 €", "1,8 M abonnés"),
+        ("Selling a YouTube channel with 120 000 subscribers", "120 000 subscribers"),
+        ("Selling for $2,500 - DM me", None),
+    ],
+)
+def test_find_followers(text: str, expected: str | None) -> None:
+    assert find_followers(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "currency", "expected"),
+    [
+        ("Selling @gallimard 12K followers. Price: $2,500 OBO", "USD", Price(Decimal(2500), "USD", False)),
+        ("$517K revenue, 50% margin, asking $1.2M", "USD", Price(Decimal(1_200_000), "USD", False)),
+        ("prix : 1 800 € négociable", None, Price(Decimal(1800), "EUR", False)),
+        ("BIN $2.5k, SB $1k", "USD", Price(Decimal(2500), "USD", False)),
+        ("Earning $40/mo, selling for $300", "USD", Price(Decimal(300), "USD", False)),
+        ("2500 USD or best offer", None, Price(Decimal(2500), "USD", False)),
+        ("12K followers, DM for price", "USD", None),
+    ],
+)
+def test_a_price_read_from_a_sales_pitch(text: str, currency: str | None, expected: Price | None) -> None:
+    found = find_price_text(text)
+    parsed = parse_price(found, currency) if found else None
+    assert parsed == expected
