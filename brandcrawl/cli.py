@@ -314,6 +314,8 @@ def _exit_status(results: dict[str, dict[str, Any]]) -> int:
 
 def _report(watch: WatchConfig, db_url: str, out_dir: str | Path, *, dry_run: bool = False) -> DeliveryResult:
     """The team digest on disk, then each recipient's (sent, or written without SMTP settings)."""
+    from datetime import UTC, datetime
+
     from sqlalchemy import inspect
 
     from brandcrawl.delivery import DeliveryResult, deliver
@@ -327,6 +329,7 @@ def _report(watch: WatchConfig, db_url: str, out_dir: str | Path, *, dry_run: bo
             return DeliveryResult()
         if not dry_run:
             store.upgrade()
+            store.close_past_end(datetime.now(UTC))
             path = write_digest(store, watch, out_dir)
             print(f"digest written to {path} (and {path.with_suffix('.txt')})")
         result = deliver(store, watch, out_dir, dry_run=dry_run)

@@ -128,3 +128,29 @@ def test_a_batch_migration_that_rebuilds_listings_keeps_every_hit(store: Store) 
         with operations.batch_alter_table("listings", recreate="always") as batch:
             batch.add_column(Column("note", String(20), nullable=True))
     assert count(store, Hit) == 2
+
+
+def test_a_handle_offered_again_after_its_auction_ended_is_relisted(store: Store) -> None:
+    store.save_listings([gallimard_listing("1", NOW, status="ended")], NOW)
+    later = NOW + timedelta(days=2)
+    store.save_listings([gallimard_listing("2", later)], later)  # same asset x:gallimard, new listing
+    with store.session() as session:
+        relisted = session.execute(
+            select(
+                ListingRow.listing_id, ListingChange.field, ListingChange.old_value, ListingChange.new_value
+            ).join(ListingChange, ListingChange.listing_pk == ListingRow.id)
+        ).all()
+    assert relisted == [("2", "status", "ended", "active")]
+
+
+def test_listings_past_their_end_time_are_closed_with_a_change(store: Store) -> None:
+    store.save_listings(
+        [gallimard_listing("1", NOW), gallimard_listing("2", NOW, end_time=NOW + timedelta(days=9))], NOW
+    )
+    assert store.close_past_end(NOW + timedelta(hours=29)) == 0, "within the hour's grace"
+    assert store.close_past_end(NOW + timedelta(hours=32)) == 1
+    with store.session() as session:
+        statuses = dict(session.execute(select(ListingRow.listing_id, ListingRow.status)).all())
+        changes = session.execute(select(ListingChange.old_value, ListingChange.new_value)).all()
+    assert statuses == {"1": "ended", "2": "active"}
+    assert changes == [("active", "ended")]

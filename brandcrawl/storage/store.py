@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, select
@@ -128,10 +128,17 @@ class Store:
         pks = _primary_keys(session, chunk)
 
         changes, hits = [], []
+        ended_before = _ended_with_same_asset(
+            session, [item for item in chunk if (item["marketplace"], item["listing_id"]) not in existing]
+        )
         for item in chunk:
             key = (item["marketplace"], item["listing_id"])
             if (before := existing.get(key)) is None:
                 result.new_listings += 1
+                old = ended_before.get((item["marketplace"], item.get("asset")))
+                if old and old[0] != pks[key] and item.get("status") == "active":
+                    # The handle or domain whose listing ended is offered again, under a new listing.
+                    changes.append(_change(pks[key], "status", old[1], item.get("status"), now))
             else:
                 changes += _changes(before, _listing_values(item, before), pks[key], now)
             hits += [
@@ -160,6 +167,22 @@ class Store:
         if dialect is None:
             raise RuntimeError(f"unsupported database {self.engine.dialect.name!r}: use SQLite or PostgreSQL")
         return dialect.insert(model)
+
+    def close_past_end(self, now: datetime, grace: timedelta = timedelta(hours=1)) -> int:
+        """Mark active listings whose end time has passed as ended, each with its change; returns how
+        many. Their marketplace would say so if re-crawled; a search no longer shows them."""
+        with self.session() as session:
+            rows = session.scalars(
+                select(ListingRow).where(ListingRow.status == "active", ListingRow.end_time < now - grace)
+            ).all()
+            for row in rows:
+                row.status = "ended"
+            if rows:
+                session.execute(
+                    self._insert(ListingChange),
+                    [_change(row.id, "status", "active", "ended", now) for row in rows],
+                )
+            return len(rows)
 
     def record_run(self, **fields: Any) -> int:
         with self.session() as session:
@@ -236,23 +259,47 @@ def _listing_values(item: ItemAdapter, before: ListingRow | None) -> dict[str, A
     return values
 
 
+def _ended_with_same_asset(
+    session: Session, new: list[ItemAdapter]
+) -> dict[tuple[str, str], tuple[int, str]]:
+    """For new listings' assets, an earlier listing of the same asset on the same marketplace that has
+    ended, sold or gone: (marketplace, asset) → (its primary key, its status)."""
+    assets = {
+        item.get("asset")
+        for item in new
+        if item.get("asset_kind") in ("domain", "handle") and item.get("asset")
+    }
+    if not assets:
+        return {}
+    found: dict[tuple[str, str], tuple[int, str]] = {}
+    for marketplace, asset, pk, status in session.execute(
+        select(ListingRow.marketplace, ListingRow.asset, ListingRow.id, ListingRow.status)
+        .where(ListingRow.asset.in_(assets), ListingRow.status.in_(("ended", "sold", "gone")))
+        .order_by(ListingRow.id)
+    ):
+        found[(marketplace, asset)] = (pk, status)
+    return found
+
+
+def _change(listing_pk: int, field: str, old: Any, new: Any, now: datetime) -> dict[str, Any]:
+    return {
+        "listing_pk": listing_pk,
+        "field": field,
+        "old_value": _as_text(old),
+        "new_value": _as_text(new),
+        "changed_at": now,
+    }
+
+
 def _changes(
     before: ListingRow, values: dict[str, Any], listing_pk: int, now: datetime
 ) -> list[dict[str, Any]]:
-    changes = []
-    for name in TRACKED_FIELDS:
-        old, new = getattr(before, name), values[name]
-        if old != new and not (name == "end_time" and _display_drift(old, new)):
-            changes.append(
-                {
-                    "listing_pk": listing_pk,
-                    "field": name,
-                    "old_value": _as_text(old),
-                    "new_value": _as_text(new),
-                    "changed_at": now,
-                }
-            )
-    return changes
+    return [
+        _change(listing_pk, name, getattr(before, name), values[name], now)
+        for name in TRACKED_FIELDS
+        if getattr(before, name) != values[name]
+        and not (name == "end_time" and _display_drift(getattr(before, name), values[name]))
+    ]
 
 
 def _display_drift(old: datetime | None, new: datetime | None) -> bool:
