@@ -58,6 +58,11 @@ BRANDCRAWL_DB_BATCH_SIZE = 500
 # site is blocking us. Default 3.
 BRANDCRAWL_BLOCKED_STATUS_MIN = 3
 
+# Used by RevisitExtension: after the searches, how many of a marketplace's active hits that they no
+# longer showed are looked at again (sold, ended, gone?), the longest unseen first. 0 turns it off.
+# Default 200.
+BRANDCRAWL_REVISIT_MAX = 200
+
 ITEM_PIPELINES = {
     "brandcrawl.pipelines.NormalizePipeline": 100,
     "brandcrawl.pipelines.MatchPipeline": 200,
@@ -65,6 +70,7 @@ ITEM_PIPELINES = {
 }
 EXTENSIONS = {
     "brandcrawl.runs.RunRecorder": 500,
+    "brandcrawl.revisit.RevisitExtension": 510,
 }
 
 LOG_LEVEL = "INFO"  # default DEBUG

@@ -29,6 +29,7 @@ from twisted.python.failure import Failure
 
 from brandcrawl.config import MarketplaceConfig, WatchConfig
 from brandcrawl.items import Listing
+from brandcrawl.storage.models import ListingRow
 from brandcrawl.watch import watch_from_settings
 
 
@@ -298,6 +299,42 @@ class SearchSpider(scrapy.Spider):
             carried = {key: response.meta[key] for key in ("query", "category") if key in response.meta}
             yield self.page_request(response.urljoin(next_url), site, page + 1, **carried)
 
+    def revisit_request(self, stored: ListingRow) -> scrapy.Request | None:
+        """The request that tells whether a stored listing the searches no longer show is still on
+        sale (see brandcrawl.revisit): its own page, by default."""
+        return scrapy.Request(
+            stored.url,
+            callback=self.parse_revisit,
+            errback=self.search_failed,
+            meta={
+                "listing": listing_from_row(stored),
+                "site": stored.site,
+                "handle_httpstatus_list": [404, 410],
+            },
+            dont_filter=True,
+        )
+
+    def parse_revisit(self, response: Response) -> Iterator[Listing]:
+        """The stored listing again, with its status now: gone (404/410), or as the page says."""
+        listing: Listing = response.meta["listing"]
+        if response.status in (404, 410):
+            status: str | None = "gone"
+        elif isinstance(response, TextResponse) and not self.is_blocked(response):
+            status = self.revisit_status(response)
+        else:
+            status = None
+        if status is None or status == listing.status:
+            self.crawler.stats.inc_value("brandcrawl/revisits/unchanged")
+            return
+        self.crawler.stats.inc_value(f"brandcrawl/revisits/{status}")
+        listing.status, listing.seen_at = status, datetime.now(UTC)
+        yield listing
+
+    def revisit_status(self, response: TextResponse) -> str | None:
+        """ "active", "ended" or "sold", as a listing's own page says; None when it cannot tell (the
+        default: only a 404 or 410 is read, as "gone")."""
+        return None
+
     def is_blocked(self, response: TextResponse) -> bool:
         title = (response.css("title::text").get() or "").casefold()
         return any(marker.casefold() in title for marker in self.block_titles)
@@ -332,6 +369,32 @@ class SearchSpider(scrapy.Spider):
 
     def next_page(self, response: TextResponse) -> str | None:
         raise NotImplementedError
+
+
+def listing_from_row(row: ListingRow) -> Listing:
+    """A stored listing as an item again, to store its new status through the pipelines."""
+    return Listing(
+        marketplace=row.marketplace,
+        listing_id=row.listing_id,
+        url=row.url,
+        title=row.title,
+        seen_at=row.last_seen,
+        site=row.site,
+        asset_kind=row.asset_kind,
+        asset=row.asset,
+        asset_text=row.asset_text,
+        category=row.category,
+        sale_method=row.sale_method,
+        followers=row.followers,
+        seller=row.seller,
+        price=row.price,
+        currency=row.currency,
+        price_is_range=row.price_is_range,
+        bid_count=row.bid_count,
+        end_time=row.end_time,
+        status=row.status,
+        details=dict(row.details or {}),
+    )
 
 
 def clean_text(parts: Iterable[str]) -> str:

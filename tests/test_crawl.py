@@ -106,6 +106,35 @@ async def test_a_second_crawl_updates_instead_of_duplicating(
 
 
 @deferred_f_from_coro_f
+async def test_a_hit_the_searches_no_longer_show_is_revisited_and_found_gone(
+    replica, watch_path: Path, db_url: str, tmp_path: Path
+) -> None:
+    base_url = f"{replica.base_url}/{{site}}"
+    first = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
+    assert "brandcrawl/revisits/sent" not in first.stats, "nothing stored before the first crawl"
+    withdrawn = next(item for item in first.items if "Twitter account @Gallimard" in item.title)
+    replica.ebay.remove(withdrawn.listing_id)
+
+    second = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
+    assert second.stats["brandcrawl/revisits/sent"] == 1
+    assert second.stats["brandcrawl/revisits/gone"] == 1
+    assert any(path.endswith(f"/itm/{withdrawn.listing_id}") for path in replica.requests)
+    changes = {(c.field, c.old_value, c.new_value) for c in rows(db_url, ListingChange)}
+    assert changes == {("status", "active", "gone")}
+    store = Store(db_url)
+    try:
+        digest = write_digest(store, load_watch(watch_path), tmp_path / "d").with_suffix(".txt")
+    finally:
+        store.close()
+    assert "gone" in digest.read_text(encoding="utf-8")
+
+    replica.blocked = True
+    third = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
+    assert third.stats["brandcrawl/run/status"] == "blocked"
+    assert "brandcrawl/revisits/sent" not in third.stats, "a blocked site must not make every hit gone"
+
+
+@deferred_f_from_coro_f
 async def test_a_challenge_page_is_a_blocked_crawl_not_zero_hits(
     replica, watch_path: Path, db_url: str
 ) -> None:

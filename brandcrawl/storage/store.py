@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -167,6 +167,30 @@ class Store:
         if dialect is None:
             raise RuntimeError(f"unsupported database {self.engine.dialect.name!r}: use SQLite or PostgreSQL")
         return dialect.insert(model)
+
+    def unseen_active(
+        self, marketplace: str, since: datetime, limit: int, seen: Collection[str] = ()
+    ) -> list[ListingRow]:
+        """Up to ``limit`` active listings of a marketplace not seen since ``since`` nor among the
+        ``seen`` listing ids (read by a crawl that has not written them yet), the longest unseen first."""
+        query = (
+            select(ListingRow)
+            .where(
+                ListingRow.marketplace == marketplace,
+                ListingRow.status == "active",
+                ListingRow.last_seen < since,
+            )
+            .order_by(ListingRow.last_seen, ListingRow.id)
+            .execution_options(yield_per=CHUNK_SIZE)
+        )
+        found: list[ListingRow] = []
+        with self.session() as session:
+            for row in session.scalars(query):
+                if row.listing_id not in seen:
+                    found.append(row)
+                    if len(found) == limit:
+                        break
+        return found
 
     def close_past_end(self, now: datetime, grace: timedelta = timedelta(hours=1)) -> int:
         """Mark active listings whose end time has passed as ended, each with its change; returns how
