@@ -86,6 +86,21 @@ def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: 
     return RunVerdict(OK, "")
 
 
+# A marketplace that read listings on each of its last runs and none now has most likely changed
+# (a soft block, a search that silently returns nothing), not emptied overnight.
+RECENT_RUNS = 3
+_USED_TO_SEE = 5
+
+
+def _emptied(verdict: RunVerdict, recent: list[int]) -> RunVerdict:
+    """Zero listings read where the last runs each read some: broken, not a quiet day."""
+    if len(recent) == RECENT_RUNS and min(recent) >= _USED_TO_SEE:
+        return RunVerdict(
+            BROKEN, f"no listing read, where each of the last {RECENT_RUNS} runs read {min(recent)} or more"
+        )
+    return verdict
+
+
 def _per_site(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
     """``brandcrawl/site/<domain>/<outcome>`` counters, by site."""
     sites: dict[str, dict[str, int]] = {}
@@ -119,15 +134,23 @@ class RunRecorder:
         if not stats.get("brandcrawl/searches") and not stats.get("brandcrawl/needs_login"):
             return  # `scrapy parse` or a spider that never searched: no run of the watch to record
         verdict = judge(stats, reason, settings.getint("BRANDCRAWL_BLOCKED_STATUS_MIN"))
-        self.crawler.stats.set_value("brandcrawl/run/status", verdict.status)
-        log = logger.info if verdict.status == OK else logger.warning
-        log("%s crawl: %s%s", spider.name, verdict.status, f" ({verdict.detail})" if verdict.detail else "")
+        # Two spiders can read one marketplace (eBay's API and its pages): runs are the marketplace's.
+        marketplace = getattr(spider, "marketplace_name", spider.name)
         store = Store(settings["BRANDCRAWL_DB_URL"])
         try:
             store.upgrade()
+            if verdict.status == OK and not stats.get("brandcrawl/listings/seen"):
+                verdict = _emptied(verdict, store.recent_listings_seen(marketplace, RECENT_RUNS))
+            self.crawler.stats.set_value("brandcrawl/run/status", verdict.status)
+            log = logger.info if verdict.status == OK else logger.warning
+            log(
+                "%s crawl: %s%s",
+                spider.name,
+                verdict.status,
+                f" ({verdict.detail})" if verdict.detail else "",
+            )
             store.record_run(
-                # Two spiders can read one marketplace (eBay's API and its pages): runs are the marketplace's.
-                spider=getattr(spider, "marketplace_name", spider.name),
+                spider=marketplace,
                 source=stats.get("brandcrawl/source"),
                 started_at=self.started_at,
                 finished_at=datetime.now(UTC),

@@ -1,5 +1,6 @@
 """Whole crawls of the replica marketplace over real HTTP, in-process: items, stats, rows in SQLite."""
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -9,10 +10,11 @@ from sqlalchemy import func, select
 
 from brandcrawl.config import load_watch
 from brandcrawl.digest import write_digest
+from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, Hit, ListingChange, ListingRow
 from spiders.ebay import EbaySpider
-from tests.conftest import WATCH, crawl, project_settings
+from tests.conftest import WATCH, crawl, project_settings, record_crawl
 
 
 def settings(watch_path: Path, db_url: str, **overrides: object) -> dict:
@@ -166,8 +168,6 @@ async def test_a_layout_change_is_a_broken_crawl(replica, watch_path: Path, db_u
 )
 @deferred_f_from_coro_f
 async def test_robots_txt_is_obeyed_and_said(watch_path: Path, db_url: str, robots_txt: str) -> None:
-    from brandcrawl.replica import ReplicaMarketplace
-
     with ReplicaMarketplace(robots_txt=robots_txt) as replica:
         result = await crawl(
             EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
@@ -273,3 +273,29 @@ async def test_a_failed_database_write_keeps_the_batch_and_says_broken(
     assert count(db_url, ListingRow) == len(result.items), "the batch that failed was written later"
     [run] = rows(db_url, CrawlRun)
     assert (run.status, run.detail) == ("broken", "1 failed writes to the database")
+
+
+@deferred_f_from_coro_f
+async def test_zero_listings_where_the_last_runs_read_some_is_broken(watch_path: Path, db_url: str) -> None:
+    store = Store(db_url)
+    store.upgrade()
+    for day in (3, 2, 1):
+        record_crawl(store, datetime.now(UTC) - timedelta(days=day), listings=40)
+    store.close()
+    with ReplicaMarketplace(listings=[]) as empty:  # every search says "0 results"
+        result = await crawl(
+            EbaySpider, settings(watch_path, db_url), base_url=f"{empty.base_url}/{{site}}", sites="ebay.fr"
+        )
+    assert result.stats["brandcrawl/run/status"] == "broken"
+    run = rows(db_url, CrawlRun)[-1]
+    assert (run.status, run.listings_seen) == ("broken", 0)
+    assert "each of the last 3 runs read 40 or more" in run.detail
+
+
+@deferred_f_from_coro_f
+async def test_zero_listings_on_a_new_watch_is_a_quiet_day(watch_path: Path, db_url: str) -> None:
+    with ReplicaMarketplace(listings=[]) as empty:
+        result = await crawl(
+            EbaySpider, settings(watch_path, db_url), base_url=f"{empty.base_url}/{{site}}", sites="ebay.fr"
+        )
+    assert result.stats["brandcrawl/run/status"] == "ok"

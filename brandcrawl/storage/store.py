@@ -192,6 +192,18 @@ class Store:
                         break
         return found
 
+    def recent_listings_seen(self, marketplace: str, runs: int) -> list[int]:
+        """Listings read by each of a marketplace's last ``runs`` healthy runs, newest first."""
+        with self.session() as session:
+            return list(
+                session.scalars(
+                    select(CrawlRun.listings_seen)
+                    .where(CrawlRun.spider == marketplace, CrawlRun.status == "ok")
+                    .order_by(CrawlRun.id.desc())
+                    .limit(runs)
+                )
+            )
+
     def close_past_end(self, now: datetime, grace: timedelta = timedelta(hours=1)) -> int:
         """Mark active listings whose end time has passed as ended, each with its change; returns how
         many. Their marketplace would say so if re-crawled; a search no longer shows them."""
