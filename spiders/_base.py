@@ -243,7 +243,16 @@ class SearchSpider(scrapy.Spider):
             return None
         self.yielded.add(listing_id)
         meta = {"site": response.meta.get("site"), "listing_id": listing_id, **meta}
-        return response.follow(url, callback=callback, meta=meta, errback=self.search_failed)
+        return response.follow(url, callback=callback, meta=meta, errback=self.detail_failed)
+
+    def detail_failed(self, failure: Failure) -> None:
+        """A listing's own page that could not be had: withdrawn since its results page showed it
+        (404/410), or lost like a search page, which the run's health counts."""
+        if failure.check(HttpError) and failure.value.response.status in (404, 410):
+            self.crawler.stats.inc_value("brandcrawl/details/withdrawn")
+            self.logger.info("listing withdrawn before its page was read: %s", failure.request.url)  # type: ignore[attr-defined]
+            return
+        self.search_failed(failure)
 
     def search_failed(self, failure: Failure) -> None:
         """A search page that could not be had after retries: counted per site for the run's health."""

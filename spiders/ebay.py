@@ -67,6 +67,7 @@ HIDDEN_PHRASES = re.compile(
     re.IGNORECASE,
 )
 BIDS = re.compile(r"^\s*[\d.,\s\u00a0\u202f]+\s*(bids?|gebote?|enchères?|offres?)\s*$", re.IGNORECASE)
+BEST_OFFER = re.compile(r"best\s+offer|preisvorschlag|offre\s+directe", re.IGNORECASE)
 ITEM_ID = re.compile(r"/itm/(?:[^/?#]+/)?(\d{6,})")
 # eBay's "Shop on eBay" card heads the current markup's results and sells nothing.
 PLACEHOLDER_TITLES = frozenset({"shop on ebay"})
@@ -133,6 +134,7 @@ class EbaySpider(SearchSpider):
             bids_text=self._parse_bids(card, markup),
             time_left_text=texts(card, markup.time_left) or None,
             seller=self._parse_seller(card, markup),
+            sale_method=self._parse_sale_method(card, markup),
         )
 
     @staticmethod
@@ -173,6 +175,13 @@ class EbaySpider(SearchSpider):
             if BIDS.match(row):
                 return clean_text([row])
         return None
+
+    def _parse_sale_method(self, card: Selector, markup: Markup) -> str:
+        """An auction when bids are shown (with or without Buy It Now), else "or Best Offer" or a
+        fixed price."""
+        if self._parse_bids(card, markup) is not None:
+            return "auction"
+        return "offer" if BEST_OFFER.search(" ".join(card.css("::text").getall())) else "fixed"
 
     @staticmethod
     def _parse_seller(card: Selector, markup: Markup) -> str | None:

@@ -252,3 +252,15 @@ def test_pagination_stops_at_max_pages(spider: EbaySpider) -> None:
     response = page("scard_ebay_com.html")
     last = response.replace(request=Request(response.url, meta={"page": 2}))
     assert not [o for o in spider.parse(last) if isinstance(o, Request)]
+
+
+def test_sale_methods(spider: EbaySpider) -> None:
+    listings, _ = parsed(spider, "sitem_ebay_com.html")
+    methods = {item.listing_id: item.sale_method for item in listings}
+    assert methods == {
+        "254871683242": "offer",  # Shock Trooper, "or Best Offer"
+        "184662176991": "auction",  # Darth Maul, 17 bids
+        "184662192574": "auction",
+        "303885539268": "fixed",  # Shadow Trooper, "Buy It Now"
+        "224354979708": "auction",  # Kylo Ren, 1 bid
+    }

@@ -68,8 +68,10 @@ class SiteApp:
 def default_apps() -> list[type[SiteApp]]:
     """Every marketplace of the replica."""
     from brandcrawl.replica.ebay import EbayApp
+    from brandcrawl.replica.midman import MidManApp
+    from brandcrawl.replica.socialtradia import SocialTradiaApp
 
-    return [EbayApp]
+    return [EbayApp, SocialTradiaApp, MidManApp]
 
 
 class ReplicaMarketplace:
