@@ -172,6 +172,26 @@ def test_config_is_immutable_hashable_and_copyable():
     assert pickle.loads(pickle.dumps(config)) == config
 
 
+def test_marketplace_credentials_account_words_and_categories(monkeypatch):
+    config = parse_watch(
+        watch_text(
+            markets=MARKETS
+            + 'credentials_env = { client_id = "EBAY_ID", client_secret = "EBAY_SECRET" }\n'
+            + 'account_words = ["insta"]\ncategories = ["instagram/12"]\n'
+            + '[marketplaces.fameswap]\naccount_words = { "*" = [], "ebay.fr" = ["compte"] }\n'
+        )
+    )
+    ebay, fameswap = config.marketplaces["ebay"], config.marketplaces["fameswap"]
+    assert (ebay.account_words, ebay.categories) == ({"*": ("insta",)}, ("instagram/12",))
+    assert fameswap.account_words == {"*": (), "ebay.fr": ("compte",)}
+    assert ebay.credentials({"EBAY_ID": "id"}) is None, "one of the two is missing"
+    assert ebay.missing_credentials({"EBAY_ID": "id", "EBAY_SECRET": ""}) == ["EBAY_SECRET"]
+    assert ebay.credentials({"EBAY_ID": "id", "EBAY_SECRET": "s"}) == {
+        "client_id": "id",
+        "client_secret": "s",
+    }
+
+
 def test_example_file_loads():
     config = load_watch(EXAMPLE)
 
@@ -233,12 +253,12 @@ def test_unknown_key_suggests_the_closest_one():
     )
 
 
-def brand_with(line):
-    return watch_text(brands=BRAND + line + "\n")
-
-
 def market_with(line):
     return watch_text(markets=MARKETS + line + "\n")
+
+
+def brand_with(line):
+    return watch_text(brands=BRAND + line + "\n")
 
 
 def digest_with(line):
@@ -396,6 +416,31 @@ BAD = [
         "domain",
     ),
     ("common-word", brand_with("common_word = 'yes'"), "brands[0].common_word", "expected true or false"),
+    (
+        "credentials-secret-itself",
+        market_with('credentials_env = { client_id = "abc-123-SECRET" }'),
+        "marketplaces.ebay.credentials_env.client_id",
+        "name of an environment variable",
+    ),
+    (
+        "credentials-not-a-table",
+        market_with('credentials_env = "EBAY_ID"'),
+        "marketplaces.ebay.credentials_env",
+        "expected a table",
+    ),
+    (
+        "account-words-number",
+        market_with("account_words = 3"),
+        "marketplaces.ebay.account_words",
+        "a list of words, or a table of lists by site",
+    ),
+    (
+        "account-words-site-not-list",
+        market_with('account_words = { "ebay.fr" = "compte" }'),
+        'marketplaces.ebay.account_words."ebay.fr"',
+        "expected a list of strings",
+    ),
+    ("categories-string", market_with('categories = "instagram"'), "marketplaces.ebay.categories", "list"),
 ]
 
 
