@@ -265,7 +265,7 @@ def choose_spiders(
         by_marketplace.setdefault(getattr(spider_class, "marketplace", None) or name, []).append(name)
     chosen = []
     for name in names:
-        candidates = [name] if name in classes else by_marketplace.get(name, [])
+        candidates = list(by_marketplace.get(name) or ([name] if name in classes else []))
         if not candidates:
             known = sorted({*classes, *by_marketplace})
             raise UsageProblem(f"no marketplace spider named {name} (known: {', '.join(known)})")

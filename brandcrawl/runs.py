@@ -131,7 +131,7 @@ class RunRecorder:
     def spider_closed(self, spider: Spider, reason: str) -> None:
         settings = self.crawler.settings
         stats = self.crawler.stats.get_stats()
-        if not stats.get("brandcrawl/searches") and not stats.get("brandcrawl/needs_login"):
+        if not any(stats.get(f"brandcrawl/{key}") for key in ("searches", "needs_login", "logins")):
             return  # `scrapy parse` or a spider that never searched: no run of the watch to record
         verdict = judge(stats, reason, settings.getint("BRANDCRAWL_BLOCKED_STATUS_MIN"))
         # Two spiders can read one marketplace (eBay's API and its pages): runs are the marketplace's.

@@ -112,7 +112,7 @@ class SearchSpider(scrapy.Spider):
             host = urlsplit(self.base_url.replace("{site}", "site")).hostname
             self.allowed_domains = [*self.allowed_domains, *([host] if host else [])]
         self.sites = self._choose_sites(self.requested_sites or (table.sites if table else None))
-        self.max_pages = int(self.requested_max_pages or watch.max_pages_for(self.name))
+        self.max_pages = int(self.requested_max_pages or watch.max_pages_for(self.marketplace_name))
         if self.max_pages < 1:
             raise ValueError(f"max_pages must be at least 1, got {self.max_pages}")
         self.queries = self._queries(watch)
@@ -161,8 +161,8 @@ class SearchSpider(scrapy.Spider):
     def _credentials(
         self, table: MarketplaceConfig | None, environ: Mapping[str, str]
     ) -> dict[str, str] | None:
-        if not self.credential_roles or table is None:
-            return None
+        if not self.credential_roles or table is None or not table.credentials_env:
+            return None  # none named: the run is recorded as "needs login"
         missing_roles = [role for role in self.credential_roles if role not in table.credentials_env]
         if missing_roles:
             raise ValueError(
@@ -195,6 +195,8 @@ class SearchSpider(scrapy.Spider):
             return
         if self.credential_roles:
             assert self.credentials is not None
+            # Counted so that a login lost to an outage or a challenge is still a recorded run.
+            self.crawler.stats.inc_value("brandcrawl/logins")
             yield self.login_request(self.credentials)
             return
         for request in self.search_requests():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from brandcrawl.cli import main
+from brandcrawl.cli import UsageProblem, main
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,26 @@ def test_a_marketplace_that_cannot_start_is_a_broken_run_in_the_digest(tmp_path:
     assert "ebay could not start: ebay: unknown site(s) ebay.it" in done.stderr
     digest = next((tmp_path / "digest").glob("digest-*.txt")).read_text(encoding="utf-8")
     assert "ebay: broken (could not start: ebay: unknown site(s) ebay.it" in digest
+
+
+@pytest.mark.parametrize(
+    ("environ", "chosen"),
+    [
+        ({"EBAY_CLIENT_ID": "id", "EBAY_CLIENT_SECRET": "secret"}, "ebay_api"),
+        ({"EBAY_CLIENT_ID": "id"}, "ebay"),
+        ({}, "ebay"),
+    ],
+)
+def test_ebay_runs_through_the_api_when_its_keyset_is_set(environ: dict[str, str], chosen: str) -> None:
+    from scrapy.settings import Settings
+    from scrapy.spiderloader import SpiderLoader
+
+    from brandcrawl.cli import choose_spiders
+    from brandcrawl.config import load_watch
+
+    loader = SpiderLoader.from_settings(Settings({"SPIDER_MODULES": ["spiders"]}))
+    watch = load_watch(Path(__file__).resolve().parents[1] / "watch.example.toml")
+    assert choose_spiders(watch, ["ebay"], loader, environ) == [chosen]
+    assert choose_spiders(watch, ["ebay_api"], loader, {}) == ["ebay_api"], "a spider named is run as asked"
+    with pytest.raises(UsageProblem, match="no marketplace spider named ebey"):
+        choose_spiders(watch, ["ebey"], loader, environ)

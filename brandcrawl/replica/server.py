@@ -68,10 +68,12 @@ class SiteApp:
 def default_apps() -> list[type[SiteApp]]:
     """Every marketplace of the replica."""
     from brandcrawl.replica.ebay import EbayApp
+    from brandcrawl.replica.ebay_api import EbayApiApp
     from brandcrawl.replica.midman import MidManApp
     from brandcrawl.replica.socialtradia import SocialTradiaApp
 
-    return [EbayApp, SocialTradiaApp, MidManApp]
+    # EbayApiApp serves EbayApp's listings: it comes after it.
+    return [EbayApp, EbayApiApp, SocialTradiaApp, MidManApp]
 
 
 class ReplicaMarketplace:
