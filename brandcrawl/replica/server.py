@@ -71,9 +71,10 @@ def default_apps() -> list[type[SiteApp]]:
     from brandcrawl.replica.ebay_api import EbayApiApp
     from brandcrawl.replica.midman import MidManApp
     from brandcrawl.replica.socialtradia import SocialTradiaApp
+    from brandcrawl.replica.swapd import SwapdApp
 
     # EbayApiApp serves EbayApp's listings: it comes after it.
-    return [EbayApp, EbayApiApp, SocialTradiaApp, MidManApp]
+    return [EbayApp, EbayApiApp, SwapdApp, SocialTradiaApp, MidManApp]
 
 
 class ReplicaMarketplace:
