@@ -88,6 +88,8 @@ class MarketplaceConfig:
     account_words: Mapping[str, tuple[str, ...]] | None = field(default=None, hash=False)
     # What the marketplace files listings under, to read whole (Flippa property types, forum categories).
     categories: tuple[str, ...] | None = None
+    # False: read only the categories, no keyword search (a site whose robots.txt forbids its search).
+    search: bool = True
 
     def credentials(self, environ: Mapping[str, str]) -> dict[str, str] | None:
         """The credentials read from the environment, or None when any named variable is unset or empty."""
@@ -406,6 +408,7 @@ class _Reader:
             "credentials_env": self.credentials_env,
             "account_words": self.account_words,
             "categories": self.strings,
+            "search": self.boolean,
         }
         return MarketplaceConfig(name=name, **self.fields(value, key, checks, f"a table such as [{key}]"))
 

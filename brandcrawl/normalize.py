@@ -37,11 +37,21 @@ _DOLLAR_CURRENCIES = frozenset({"USD", "CAD", "AUD", "NZD", "HKD", "SGD", "MXN"}
 _COUNT = re.compile(r"\d{1,3}(?:[,.\s]\d{3})+(?!\d)|\d+")
 # "12K", "2.5k", "1,8 M", "1.2 million", "3 Mio.": a figure with a thousands or millions suffix.
 _NUMBER = r"\d{1,3}(?:[,.\u00a0\u202f ]\d{3})+(?![\d.,]\d)|\d+(?:[.,]\d+)?"
-_SUFFIX = r"(?P<suffix>k|m|mil+ions?|mio\.?|mn)?"
+_SUFFIXES = r"k|m|mil+ions?|mio\.?|mn"
+_SUFFIX = rf"(?P<suffix>{_SUFFIXES})?"
 _SCALED = re.compile(rf"(?P<number>{_NUMBER})\s?{_SUFFIX}(?![a-z])", re.IGNORECASE)
+_AUDIENCE = r"(?:followers?|subs|subscribers?|abonn[ée]s|abonnenten|fans|members|membres)"
+# "12K followers", "45K real followers", "12k IG followers" (one short word between), or the label
+# first: "Followers: 12.4K", "Abonnés : 1,8 M".
 _FOLLOWERS = re.compile(
-    rf"(?P<count>(?:{_NUMBER})\s?{_SUFFIX})\+?\s?(?:real |active |organic |engaged )?"
-    r"(?:followers?|follower|subs|subscribers?|abonn[ée]s|abonnenten|fans|members|membres)\b",
+    rf"(?:{_NUMBER})\s?(?:{_SUFFIXES})?\+?\s?(?:[a-z]{{1,10}} )?{_AUDIENCE}\b"
+    rf"|\b{_AUDIENCE}\s?[:=\-–]\s?(?:{_NUMBER})(?:\s?(?:{_SUFFIXES})(?![a-z]))?",
+    re.IGNORECASE,
+)
+# A bare figure after a price word: "asking 2.5k", "Price: 2500" (the site's own currency).
+_BARE_PRICE = re.compile(
+    rf"(?:price|prix|preis|asking|ask|bin|buy now|starting bid|sell(?:ing)? for)\W{{0,4}}"
+    rf"(?P<amount>(?:{_NUMBER})(?:\s?k(?![a-z]))?)(?![\d.,]*\s?(?:%|x\b|followers?|abonn))",
     re.IGNORECASE,
 )
 _MONEY_SIGN = r"(?:US\s?\$|\$|€|£|USD|EUR|GBP|CAD|AUD|CHF)"
@@ -174,7 +184,10 @@ def find_price_text(text: str | None) -> str | None:
     for match in candidates:
         if _PRICE_WORDS.search(text[max(0, match.start() - 40) : match.start()]):
             return match.group(0)
-    return candidates[0].group(0) if candidates else None
+    if candidates:
+        return candidates[0].group(0)
+    bare = _BARE_PRICE.search(text)
+    return bare["amount"] if bare and not _NOT_PRICE_WORDS.match(text[bare.end() :]) else None
 
 
 def parse_count(text: str | None) -> int | None:

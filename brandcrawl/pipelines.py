@@ -88,9 +88,11 @@ def named_assets(listing: ItemAdapter) -> list[Asset]:
     then those its description names."""
     if listing.get("asset"):
         return [Asset(listing.get("asset_kind") or "other", listing["asset"], listing.get("asset_text"))]
-    found = extract_assets(listing["title"])
+    # A forum or shop category ("instagram") says the platform of a bare @handle when the text does not.
+    category = listing.get("category") or ""
+    found = extract_assets(listing["title"], context=category)
     values = {asset.value for asset in found}
-    described = extract_assets(listing.get("description") or "", context=listing["title"])
+    described = extract_assets(listing.get("description") or "", context=f"{listing['title']} {category}")
     found += [asset for asset in described if asset.value not in values]
     return found
 

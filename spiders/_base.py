@@ -171,12 +171,16 @@ class SearchSpider(scrapy.Spider):
             )
         return table.credentials(environ)
 
+    def watch_table(self) -> MarketplaceConfig | None:
+        """This marketplace's table in the watch file, if it has one."""
+        watch = watch_from_settings(self.crawler.settings)
+        return watch.marketplaces.get(self.marketplace_name) if watch else None
+
     def needs_login_reason(self) -> str | None:
         """Why this run cannot look, when the marketplace needs credentials that are not given."""
         if not self.credential_roles or self.credentials is not None:
             return None
-        watch = watch_from_settings(self.crawler.settings)
-        table = watch.marketplaces.get(self.marketplace_name) if watch else None
+        table = self.watch_table()
         if table is None or not table.credentials_env:
             names = " and ".join(self.credential_roles)
             return f"members only: name the environment variables holding the {names} in credentials_env"
@@ -204,8 +208,11 @@ class SearchSpider(scrapy.Spider):
 
     def search_requests(self) -> Iterator[scrapy.Request]:
         """The first page of every search and category listing."""
+        table = self.watch_table()
+        searching = table.search if table else True
         for site in self.sites:
-            for query in [*self.queries, *self.account_queries.get(site.domain, ())]:
+            queries = [*self.queries, *self.account_queries.get(site.domain, ())] if searching else []
+            for query in queries:
                 # Counted so the run recorder knows this is a watch crawl, not a `scrapy parse`.
                 self.crawler.stats.inc_value("brandcrawl/searches")
                 yield self.page_request(self.search_url(site, query), site, query=query)

@@ -64,6 +64,14 @@ def test_the_brands_own_account_on_sale_is_not_reported(pipelines) -> None:
         through(pipelines, "Selling IG @gallimard 50k followers", description="Instagram account, books.")
 
 
+def test_the_category_says_the_platform_of_a_bare_handle(pipelines) -> None:
+    # instagram:@gallimard is official: under an Instagram category, "@gallimard" is the brand's own.
+    with pytest.raises(DropItem):
+        through(pipelines, "Selling @gallimard, 50k", category="instagram")
+    listing = through(pipelines, "Selling @gallimard, 50k", category="twitter")
+    assert listing.asset == "x:gallimard"
+
+
 def test_the_official_handle_named_in_passing_does_not_hide_the_one_on_sale(pipelines) -> None:
     listing = through(
         pipelines,

@@ -230,6 +230,10 @@ def test_parse_followers(text: str | None, expected: int | None) -> None:
         ("compte TikTok 1,8 M abonnés, prix 2 500 €", "1,8 M abonnés"),
         ("Selling a YouTube channel with 120 000 subscribers", "120 000 subscribers"),
         ("Selling for $2,500 - DM me", None),
+        ("Followers: 12.4K, engagement 4%", "Followers: 12.4K"),
+        ("Abonnés : 1,8 M", "Abonnés : 1,8 M"),
+        ("12k IG followers", "12k IG followers"),
+        ("growth of 10% followers a month", None),
     ],
 )
 def test_find_followers(text: str, expected: str | None) -> None:
@@ -246,6 +250,9 @@ def test_find_followers(text: str, expected: str | None) -> None:
         ("Earning $40/mo, selling for $300", "USD", Price(Decimal(300), "USD", False)),
         ("2500 USD or best offer", None, Price(Decimal(2500), "USD", False)),
         ("12K followers, DM for price", "USD", None),
+        ("12K followers, asking 2.5k", "USD", Price(Decimal(2500), "USD", False)),
+        ("Price: 2500, negotiable", "EUR", Price(Decimal(2500), "EUR", False)),
+        ("asking 3x revenue", "USD", None),
     ],
 )
 def test_a_price_read_from_a_sales_pitch(text: str, currency: str | None, expected: Price | None) -> None:

@@ -154,3 +154,15 @@ def test_listings_past_their_end_time_are_closed_with_a_change(store: Store) -> 
         changes = session.execute(select(ListingChange.old_value, ListingChange.new_value)).all()
     assert statuses == {"1": "ended", "2": "active"}
     assert changes == [("active", "ended")]
+
+
+def test_a_price_read_without_cents_is_no_change(store: Store) -> None:
+    store.save_listings([gallimard_listing("1", NOW, price="2100.00")], NOW)
+    result = store.save_listings([gallimard_listing("1", NOW, price="2100")], NOW)
+    assert result.changes == 0
+    result = store.save_listings([gallimard_listing("1", NOW, price="2500")], NOW)
+    with store.session() as session:
+        assert session.execute(select(ListingChange.old_value, ListingChange.new_value)).one() == (
+            "2100.00",
+            "2500.00",
+        )

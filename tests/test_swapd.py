@@ -315,8 +315,7 @@ def test_odd_follower_and_price_texts(
         pytest.param("<p>12K followers, asking 2.5k</p>", 12_000, "2500", id="price-without-currency-sign"),
     ],
 )
-@pytest.mark.xfail(strict=True, reason="brandcrawl.normalize cannot read these forum texts yet (see report)")
-def test_forum_texts_normalize_misreads(spider: SwapdSpider, cooked: str, followers: int, price: str) -> None:
+def test_forum_follower_and_price_texts(spider: SwapdSpider, cooked: str, followers: int, price: str) -> None:
     page = topic_page("topic_482140.json", title="Instagram @gallimard_officiel", cooked=cooked)
     listing = normalised(spider, topic_listing(spider, page))
     assert (listing.followers, listing.price) == (followers, Decimal(price))
@@ -612,6 +611,18 @@ async def test_discourses_stock_robots_txt_leaves_the_categories(watch_path: Pat
     assert result.stats["brandcrawl/run/status"] == "disallowed"
     [run] = rows(db_url, CrawlRun)
     assert "robots.txt forbids 2 of the search pages" in run.detail
+
+
+@deferred_f_from_coro_f
+async def test_search_off_reads_the_categories_only_and_is_healthy(tmp_path: Path, db_url: str) -> None:
+    watch = tmp_path / "watch.toml"
+    watch.write_text(WATCH + "\n[marketplaces.swapd]\nsearch = false\n", encoding="utf-8")
+    robots_txt = "User-agent: *\nDisallow: /swapd.co/search\n"
+    with ReplicaMarketplace(apps=[SwapdApp], robots_txt=robots_txt) as replica:
+        result = await crawl(SwapdSpider, settings(watch, db_url), base_url=f"{replica.base_url}/{{site}}")
+    assert {item.listing_id for item in result.items} == set(HITS)
+    assert result.stats["brandcrawl/run/status"] == "ok"
+    assert "robotstxt/forbidden" not in result.stats
 
 
 @deferred_f_from_coro_f

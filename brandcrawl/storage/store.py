@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, select
@@ -44,6 +45,7 @@ _LISTING_FIELDS = (
 _SITE_BOUND_FIELDS = ("site", "url", "title", "price", "currency", "price_is_range")
 # SQLite allows 32766 bound parameters; 500 rows of ~22 columns stays far below on every backend.
 CHUNK_SIZE = 500
+_CENT = Decimal("0.01")
 
 
 @dataclass
@@ -278,6 +280,9 @@ def _primary_keys(session: Session, chunk: list[ItemAdapter]) -> dict[tuple[str,
 def _listing_values(item: ItemAdapter, before: ListingRow | None) -> dict[str, Any]:
     """The values to store for a listing, given what is stored already."""
     values = {name: item.get(name) for name in _LISTING_FIELDS}
+    if values["price"] is not None:
+        # As the column stores it, so that "2100" read now and "2100.00" stored are no change.
+        values["price"] = Decimal(values["price"]).quantize(_CENT)
     if before is None:
         return values
     if before.site and values["site"] != before.site:
