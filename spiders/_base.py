@@ -248,6 +248,8 @@ class SearchSpider(scrapy.Spider):
         self, url: str, listing_id: str, callback: Callable[..., Any], response: Response, **meta: Any
     ) -> scrapy.Request | None:
         """A listing's own page, once per run, for fields the results page does not show."""
+        # A results page whose listings were all requested already was still read.
+        response.meta["brandcrawl_cards"] = response.meta.get("brandcrawl_cards", 0) + 1
         if listing_id in self.yielded:
             return None
         self.yielded.add(listing_id)
@@ -300,7 +302,7 @@ class SearchSpider(scrapy.Spider):
             return
         self.crawler.stats.inc_value("brandcrawl/pages/parsed")
         self.crawler.stats.inc_value(f"brandcrawl/site/{site.domain}/parsed")
-        if not found and count != 0:
+        if not found and not response.meta.get("brandcrawl_cards") and count != 0:
             # A page that claims results (or does not say) but yields none: the markup changed.
             self.crawler.stats.inc_value("brandcrawl/pages/unexpected_empty")
             self.logger.error("no listing could be read on %s: has the page layout changed?", response.url)

@@ -67,14 +67,16 @@ class SiteApp:
 
 def default_apps() -> list[type[SiteApp]]:
     """Every marketplace of the replica."""
+    from brandcrawl.replica.accsmarket import AccsMarketApp
     from brandcrawl.replica.ebay import EbayApp
     from brandcrawl.replica.ebay_api import EbayApiApp
+    from brandcrawl.replica.fameswap import FameswapApp
     from brandcrawl.replica.midman import MidManApp
     from brandcrawl.replica.socialtradia import SocialTradiaApp
     from brandcrawl.replica.swapd import SwapdApp
 
     # EbayApiApp serves EbayApp's listings: it comes after it.
-    return [EbayApp, EbayApiApp, SwapdApp, SocialTradiaApp, MidManApp]
+    return [EbayApp, EbayApiApp, SwapdApp, SocialTradiaApp, MidManApp, AccsMarketApp, FameswapApp]
 
 
 class ReplicaMarketplace:
