@@ -1,9 +1,8 @@
-"""``python -m brandcrawl.replica [--port 8000]``: serve the bundled seed until Ctrl-C."""
+"""``python -m brandcrawl.replica [--port 8000]``: serve every replica marketplace until Ctrl-C."""
 
 import argparse
 import threading
 
-from brandcrawl.replica.ebay import LOCALES
 from brandcrawl.replica.server import ReplicaMarketplace
 
 
@@ -13,8 +12,9 @@ def main() -> None:
     args = parser.parse_args()
     with ReplicaMarketplace(port=args.port) as replica:
         print(f"replica marketplace on {replica.base_url}")
-        for site in LOCALES:
-            print(f"  {site}: {replica.site_url(site)}/sch/i.html?_nkw=gallimard&_sop=10")
+        for app in replica.apps.values():
+            print(f"  {app.name}: {', '.join(replica.site_url(site) + '/' for site in app.sites)}")
+        print(f"  e.g. {replica.site_url('ebay.fr')}/sch/i.html?_nkw=gallimard&_sop=10")
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
