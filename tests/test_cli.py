@@ -60,12 +60,19 @@ def test_demo_crawls_the_replica_and_writes_the_digest(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    assert "ebay: ok" in done.stdout
+    for marketplace in ("ebay", "swapd", "socialtradia", "midman", "accsmarket"):
+        assert f"{marketplace}: ok" in done.stdout
+    assert "fameswap: needs_login" in done.stdout
     digest = next((tmp_path / "demo" / "digest").glob("digest-*.txt")).read_text(encoding="utf-8")
     assert "Twitter @Gallimard" in digest
     assert "La Pléiade" not in digest  # an exclusion in the demo watch file
-    assert "ebay" in digest
-    assert "ok" in digest
+    # Handle hits from several marketplaces, with their followers.
+    hits = digest.split("-- Crawl health --")[0]
+    for marketplace in ("ebay", "swapd", "socialtradia", "midman", "accsmarket"):
+        assert f"\n   {marketplace} (" in hits
+    assert "followers" in hits
+    assert "ebay (search pages): ok" in digest
+    assert "fameswap: needs login" in digest
 
 
 def test_the_watch_and_database_are_not_scrapy_settings(tmp_path: Path, watch_path: Path, capsys) -> None:
