@@ -71,12 +71,13 @@ def default_apps() -> list[type[SiteApp]]:
     from brandcrawl.replica.ebay import EbayApp
     from brandcrawl.replica.ebay_api import EbayApiApp
     from brandcrawl.replica.fameswap import FameswapApp
+    from brandcrawl.replica.flippa import FlippaApp
     from brandcrawl.replica.midman import MidManApp
     from brandcrawl.replica.socialtradia import SocialTradiaApp
     from brandcrawl.replica.swapd import SwapdApp
 
     # EbayApiApp serves EbayApp's listings: it comes after it.
-    return [EbayApp, EbayApiApp, SwapdApp, SocialTradiaApp, MidManApp, AccsMarketApp, FameswapApp]
+    return [EbayApp, EbayApiApp, FlippaApp, SwapdApp, SocialTradiaApp, MidManApp, AccsMarketApp, FameswapApp]
 
 
 class ReplicaMarketplace:
