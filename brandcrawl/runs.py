@@ -34,7 +34,9 @@ def pages_fetched(stats: dict[str, Any]) -> int:
 def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: int = 3) -> RunVerdict:
     """What a crawl's stats say about whether it could look at the marketplace."""
     responses = pages_fetched(stats)
-    refused = sum(stats.get(f"downloader/response_status_count/{code}", 0) for code in (403, 429))
+    refused = sum(
+        stats.get(f"downloader/response_status_count/{code}", 0) for code in (403, 429)
+    ) - stats.get("brandcrawl/responses/recovered", 0)
     challenges = stats.get("brandcrawl/pages/blocked", 0)
     forbidden = stats.get("robotstxt/forbidden", 0)
     unexpected_empty = stats.get("brandcrawl/pages/unexpected_empty", 0)

@@ -102,6 +102,9 @@ class FlippaSpider(SearchSpider):
     def _search_page_request(self, response: TextResponse) -> scrapy.Request:
         """The same search on the search page. Its URL is no API URL, so it never falls back again."""
         self.crawler.stats.inc_value("brandcrawl/flippa/fallback")
+        if response.status in (403, 429):
+            # Answered after all, from the search page: no refusal for the run's health.
+            self.crawler.stats.inc_value("brandcrawl/responses/recovered")
         self.logger.warning(
             "the API answered %s %s at %s: reading the search page instead",
             response.status,

@@ -13,6 +13,7 @@ KEYS = {
     "exceptions": "spider_exceptions/count",
     "s403": "downloader/response_status_count/403",
     "s429": "downloader/response_status_count/429",
+    "recovered": "brandcrawl/responses/recovered",
 }
 
 
@@ -39,6 +40,13 @@ def stats(**counts: int) -> dict[str, int]:
             stats(pages=6, s429=4), "finished", "blocked", "4 of 6 answers were 403/429", id="429-storm"
         ),
         pytest.param(stats(pages=11, parsed=8, s403=3), "finished", "ok", "", id="a-few-403-among-many"),
+        pytest.param(
+            stats(pages=8, parsed=4, s403=4, recovered=4),
+            "finished",
+            "ok",
+            "",
+            id="403s-answered-another-way",
+        ),
         pytest.param(
             stats(forbidden=8), "finished", "disallowed", "robots.txt forbids the 8 search", id="robots"
         ),
