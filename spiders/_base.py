@@ -13,10 +13,10 @@ followed to ``max_pages`` pages; listings whose page lacks a field are completed
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeGuard
 from urllib.parse import urlsplit
 
 import scrapy
@@ -44,6 +44,10 @@ class Site:
 class PageFormatError(ValueError):
     """A page that is not what the marketplace serves there (bad JSON, a missing key): a recorded
     parse error, never an empty result."""
+
+
+# What reading a changed page or API answer raises.
+PAGE_ERRORS = (PageFormatError, ValueError, KeyError, TypeError, AttributeError)
 
 
 class SearchSpider(scrapy.Spider):
@@ -234,6 +238,8 @@ class SearchSpider(scrapy.Spider):
         raise NotImplementedError
 
     def after_login(self, response: Response) -> Iterator[scrapy.Request]:
+        if not self.readable(response):
+            return  # a challenge instead of the logged-in page: the run reads blocked
         if not self.logged_in(response):
             reason = "the login was refused: check the credentials named in credentials_env"
             self.crawler.stats.set_value("brandcrawl/needs_login", reason)
@@ -244,17 +250,35 @@ class SearchSpider(scrapy.Spider):
     def logged_in(self, response: Response) -> bool:
         raise NotImplementedError
 
+    def parse_detail(self, response: Response) -> Iterator[Listing]:
+        """A listing's own page, asked for by ``detail_request``: the listing, complete."""
+        if not self.readable(response):
+            return
+        site = self.site_for(response)
+        try:
+            listing = self.detail_listing(response, site, datetime.now(UTC))
+        except PAGE_ERRORS as error:
+            self.unreadable(response, site, error)
+            return
+        if listing is not None:
+            yield listing
+
+    def detail_listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing | None:
+        """The listing on its own page; None when the page says there is none to report."""
+        raise NotImplementedError
+
     def detail_request(
-        self, url: str, listing_id: str, callback: Callable[..., Any], response: Response, **meta: Any
+        self, url: str, listing_id: str, response: Response, **meta: Any
     ) -> scrapy.Request | None:
-        """A listing's own page, once per run, for fields the results page does not show."""
+        """A listing's own page (read by ``detail_listing``), once per run, for fields the results
+        page does not show."""
         # A results page whose listings were all requested already was still read.
         response.meta["brandcrawl_cards"] = response.meta.get("brandcrawl_cards", 0) + 1
         if listing_id in self.yielded:
             return None
         self.yielded.add(listing_id)
         meta = {"site": response.meta.get("site"), "listing_id": listing_id, **meta}
-        return response.follow(url, callback=callback, meta=meta, errback=self.detail_failed)
+        return response.follow(url, callback=self.parse_detail, meta=meta, errback=self.detail_failed)
 
     def detail_failed(self, failure: Failure) -> None:
         """A listing's own page that could not be had: withdrawn since its results page showed it
@@ -278,15 +302,27 @@ class SearchSpider(scrapy.Spider):
             "search page %s %s: %s", request.url, outcome, status or failure.getErrorMessage()
         )
 
-    def parse(self, response: Response) -> Iterator[Listing | scrapy.Request]:
-        """A search results page: its listings, then the next page (``scrapy parse`` calls this)."""
+    def readable(self, response: Response) -> TypeGuard[TextResponse]:
+        """Whether a page can be read: text, and no bot challenge (counted, so the run reads blocked)."""
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value("brandcrawl/parse_errors")
             self.logger.error("not a text page: %s (%s)", response.url, response.headers.get("Content-Type"))
-            return
+            return False
         if self.is_blocked(response):
             self.crawler.stats.inc_value("brandcrawl/pages/blocked")
-            self.logger.warning("bot-challenge page instead of results: %s", response.url)
+            self.logger.warning("bot-challenge page instead of %s (%s)", response.url, response.status)
+            return False
+        return True
+
+    def unreadable(self, response: Response, site: Site, error: Exception) -> None:
+        """Bad JSON or a changed shape: recorded, so the run reads as broken and not as "no hits"."""
+        self.crawler.stats.inc_value("brandcrawl/parse_errors")
+        self.crawler.stats.inc_value(f"brandcrawl/site/{site.domain}/failed")
+        self.logger.error("could not read %s: %s: %s", response.url, type(error).__name__, error)
+
+    def parse(self, response: Response) -> Iterator[Listing | scrapy.Request]:
+        """A search results page: its listings, then the next page (``scrapy parse`` calls this)."""
+        if not self.readable(response):
             return
         site = self.site_for(response)
         seen_at = datetime.now(UTC)
@@ -294,11 +330,8 @@ class SearchSpider(scrapy.Spider):
             found = list(self.listings(response, site, seen_at))
             count = self.result_count(response)
             next_url = self.next_page(response)
-        except (PageFormatError, ValueError, KeyError, TypeError, AttributeError) as error:
-            # Bad JSON or a changed shape: recorded, so the run reads as broken and not as "no hits".
-            self.crawler.stats.inc_value("brandcrawl/parse_errors")
-            self.crawler.stats.inc_value(f"brandcrawl/site/{site.domain}/failed")
-            self.logger.error("could not read %s: %s: %s", response.url, type(error).__name__, error)
+        except PAGE_ERRORS as error:
+            self.unreadable(response, site, error)
             return
         self.crawler.stats.inc_value("brandcrawl/pages/parsed")
         self.crawler.stats.inc_value(f"brandcrawl/site/{site.domain}/parsed")

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 import scrapy
 from parsel import Selector, SelectorList
-from scrapy.http import Response, TextResponse
+from scrapy.http import TextResponse
 
 from brandcrawl.assets import canonical_platform
 from brandcrawl.items import Listing
@@ -65,7 +65,7 @@ class WooCommerceSpider(SearchSpider):
         self, response: TextResponse, site: Site, seen_at: datetime
     ) -> Iterator[Listing | scrapy.Request]:
         if response.css(PRODUCT_PAGE):
-            yield self.product_listing(response, site, seen_at)
+            yield self.detail_listing(response, site, seen_at)
         else:
             yield from self.card_listings(response, site, seen_at)
 
@@ -75,10 +75,6 @@ class WooCommerceSpider(SearchSpider):
         """The listings of a results page: a Listing per card, or the request for its own page."""
         raise NotImplementedError
 
-    def product_listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing:
-        """The listing a product's own page shows."""
-        raise NotImplementedError
-
     def result_count(self, response: TextResponse) -> int | None:
         if response.css(NO_RESULTS):
             return 0
@@ -86,25 +82,6 @@ class WooCommerceSpider(SearchSpider):
 
     def next_page(self, response: TextResponse) -> str | None:
         return response.css("a.next.page-numbers::attr(href)").get()
-
-    def parse_product(self, response: Response) -> Iterator[Listing]:
-        """A listing's own page, asked for by ``detail_request``: the listing, complete."""
-        if not isinstance(response, TextResponse):
-            self.crawler.stats.inc_value("brandcrawl/parse_errors")
-            self.logger.error("not a text page: %s (%s)", response.url, response.headers.get("Content-Type"))
-            return
-        if self.is_blocked(response):
-            self.crawler.stats.inc_value("brandcrawl/pages/blocked")
-            self.logger.warning("bot-challenge page instead of a listing: %s", response.url)
-            return
-        site = self.site_for(response)
-        try:
-            listing = self.product_listing(response, site, datetime.now(UTC))
-        except (PageFormatError, ValueError, KeyError, TypeError, AttributeError) as error:
-            self.crawler.stats.inc_value("brandcrawl/parse_errors")
-            self.logger.error("could not read listing %s: %s: %s", response.url, type(error).__name__, error)
-            return
-        yield listing
 
     def listing(self, site: Site, seen_at: datetime, **fields: Any) -> Listing:
         """A listing of this shop: its identity, USD by default, a fixed price."""

@@ -61,7 +61,7 @@ class AccsMarketSpider(ShopSpider):
             if found is None:
                 raise PageFormatError(f"a listing link without its /group/<id>: {href!r}")
             category = response.meta.get("category")
-            if request := self.detail_request(url, found[1], self.parse_listing, response, category=category):
+            if request := self.detail_request(url, found[1], response, category=category):
                 yield request
 
     def result_count(self, response: TextResponse) -> int | None:
@@ -72,7 +72,7 @@ class AccsMarketSpider(ShopSpider):
     def next_page(self, response: TextResponse) -> str | None:
         return response.css("div.pagination a.next::attr(href)").get()
 
-    def listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing | None:
+    def detail_listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing | None:
         title = texts(response, TITLE)
         if not title:
             if GONE in response.text:

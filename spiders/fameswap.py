@@ -74,7 +74,7 @@ class FameswapSpider(ShopSpider):
 
     def submit_login(self, response: Response) -> Iterator[scrapy.FormRequest]:
         """Posts the login form with its hidden CSRF token (the session cookie came with the page)."""
-        if isinstance(response, TextResponse) and self.count_blocked(response):
+        if not self.readable(response):
             return
         form = response.xpath(LOGIN_FORM)[:1] if isinstance(response, TextResponse) else None
         user = form.css("input[type=email][name], input[type=text][name]")[:1] if form else None
@@ -102,8 +102,6 @@ class FameswapSpider(ShopSpider):
         )
 
     def after_login(self, response: Response) -> Iterator[scrapy.Request]:
-        if isinstance(response, TextResponse) and self.count_blocked(response):
-            return
         yield from super().after_login(response)
         refused = self.crawler.stats.get_value("brandcrawl/needs_login")
         if refused and isinstance(response, TextResponse) and (said := self._refusal(response)):
@@ -134,7 +132,7 @@ class FameswapSpider(ShopSpider):
             handle = texts(link, "::text")  # after the row's <img>; masked ("****ropz") when logged out
             url = response.urljoin(link.attrib["href"])
             meta = {"handle": handle, "platform": found["platform"]}
-            if request := self.detail_request(url, found["id"], self.parse_listing, response, **meta):
+            if request := self.detail_request(url, found["id"], response, **meta):
                 yield request
 
     def result_count(self, response: TextResponse) -> int | None:
@@ -147,7 +145,7 @@ class FameswapSpider(ShopSpider):
 
     # -- a listing's own page --
 
-    def listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing:
+    def detail_listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing:
         if response.xpath(LOGIN_FORM):
             raise PageFormatError("the login page instead of a listing: the session was lost")
         cells = [clean_text(td.xpath(".//text()").getall()) for td in response.xpath(CELLS)]

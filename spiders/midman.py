@@ -56,10 +56,7 @@ class MidManSpider(WooCommerceSpider):
                 # handle (instagram:@gallimard) is only told from a squatted one on the right platform.
                 # Once asked for (or read) already, the card itself: parse() then passes it over, and a
                 # page of such cards still counts as read, not as a layout change.
-                yield (
-                    self.detail_request(listing.url, listing.listing_id, self.parse_product, response)
-                    or listing
-                )
+                yield (self.detail_request(listing.url, listing.listing_id, response) or listing)
             else:
                 yield listing
 
@@ -83,7 +80,7 @@ class MidManSpider(WooCommerceSpider):
             **handle_asset(platform, handle, handle_field=True),
         )
 
-    def product_listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing:
+    def detail_listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing:
         product = response.css(PRODUCT)
         if not product:
             raise PageFormatError(f"a listing page without its product on {response.url}")

@@ -61,10 +61,7 @@ class SocialTradiaSpider(WooCommerceSpider):
                 # Most titles name only the niche: the account's address is on the product's page.
                 # Once asked for (or read) already, the card itself: parse() then passes it over, and a
                 # page of such cards still counts as read, not as a layout change.
-                yield (
-                    self.detail_request(listing.url, listing.listing_id, self.parse_product, response)
-                    or listing
-                )
+                yield (self.detail_request(listing.url, listing.listing_id, response) or listing)
             else:
                 yield listing
 
@@ -88,7 +85,7 @@ class SocialTradiaSpider(WooCommerceSpider):
             **handle_asset(platform, title),
         )
 
-    def product_listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing:
+    def detail_listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing:
         product = response.css(PRODUCT)
         if not product:
             raise PageFormatError(f"a product page without its product on {response.url}")

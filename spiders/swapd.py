@@ -94,7 +94,6 @@ class SwapdSpider(SearchSpider):
             request = self.detail_request(
                 f"{self.site_root(site)}/t/{topic_id}.json",
                 topic_id,
-                self.parse_topic,
                 response,
                 category=self.category_slugs.get(category_id) or categories.get(category_id) or crawled,
             )
@@ -102,25 +101,9 @@ class SwapdSpider(SearchSpider):
             # page itself, for the base to drop as a repeat: the page still counts as read.
             yield request or self._summary_listing(topic, site, seen_at)
 
-    def parse_topic(self, response: Response) -> Iterator[Listing]:
+    def detail_listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing:
         """A topic's own JSON: its first post is the listing's text."""
-        site = self.site_for(response)
-        if not isinstance(response, TextResponse):
-            self.crawler.stats.inc_value("brandcrawl/parse_errors")
-            self.logger.error("not a text page: %s (%s)", response.url, response.headers.get("Content-Type"))
-            return
-        if self.is_blocked(response):
-            self.crawler.stats.inc_value("brandcrawl/pages/blocked")
-            self.logger.warning("bot-challenge page instead of a topic: %s", response.url)
-            return
-        try:
-            listing = self._parse_topic(self._page_data(response), response, site)
-        except (PageFormatError, ValueError, KeyError, TypeError, AttributeError) as error:
-            self.crawler.stats.inc_value("brandcrawl/parse_errors")
-            self.crawler.stats.inc_value(f"brandcrawl/site/{site.domain}/failed")
-            self.logger.error("could not read %s: %s: %s", response.url, type(error).__name__, error)
-            return
-        yield listing
+        return self._parse_topic(self._page_data(response), response, site)
 
     def revisit_request(self, stored: ListingRow) -> scrapy.Request | None:
         """A stored topic's JSON, not its HTML page: whether it is closed, archived or tagged sold."""
