@@ -24,6 +24,7 @@ from typing import NamedTuple
 import ahocorasick
 from rapidfuzz.distance import OSA
 
+from brandcrawl.matching import words
 from brandcrawl.matching.text import LEET, SKELETON_PAIRS
 
 SEPARATORS = b"-._"
@@ -44,6 +45,7 @@ _FOLD = _table()
 _TLD = re.compile(r"\.[^.\n]*$", re.MULTILINE)
 # Anything a plain domain does not hold.
 _SPECIAL = re.compile(r"[^a-z0-9.\-_\n]")
+_PIECES = re.compile(r"[-._]")
 
 
 class BulkFilter:
@@ -86,10 +88,10 @@ class BulkFilter:
             for line in found:
                 lines[line] = ""
             text = "\n".join(lines)
-        found |= self._lines_worth_matching(text)
+        found |= self._lines_worth_matching(text, domains)
         return sorted(found)
 
-    def _lines_worth_matching(self, text: str) -> set[int]:
+    def _lines_worth_matching(self, text: str, domains: Sequence[str]) -> set[int]:
         # The TLD goes, as in the matcher: "com" must not pass for a typo of a three-letter brand.
         letters = _TLD.sub("", text).encode("ascii").translate(_FOLD).decode("ascii")
         folded = _skeleton_pairs(letters)
@@ -108,10 +110,18 @@ class BulkFilter:
             automaton.make_automaton()
             found |= _lines_at(words, [end for end, _ in automaton.iter(words)])
         if len(self._anchors):
-            found |= _lines_at(words, list(self._two_typo_ends(words)))
+            near = list(self._two_typo_ends(words))
+            lines = _line_numbers(words, [end for end, _ in near])
+            typo_words: dict[int, set[str]] = {}
+            for line, (_end, word) in zip(lines, near, strict=True):
+                if line not in found:
+                    typo_words.setdefault(line, set()).add(word)
+            found |= {
+                line for line, near_words in typo_words.items() if not _ordinary(domains[line], near_words)
+            }
         return found
 
-    def _two_typo_ends(self, words: str) -> Iterator[int]:
+    def _two_typo_ends(self, words: str) -> Iterator[tuple[int, str]]:
         # The hot loop of the bulk path (one pass per piece found): names bound locally.
         rfind, find, skeletons, distance = words.rfind, words.find, self._skeletons, OSA.distance
         for end, anchored in self._anchors.iter(words):
@@ -126,8 +136,30 @@ class BulkFilter:
             high = bisect_right(anchored.lengths, length + slack)
             for number in anchored.numbers[low:high]:
                 if distance(word, skeletons[number], score_cutoff=slack) <= slack:
-                    yield end
+                    yield end, word
                     break
+
+
+def _ordinary(domain: str, near_words: set[str]) -> bool:
+    """Whether each word of ``domain`` (TLD left out) that came within two typos of a label is an
+    ordinary word as written: the matcher reads none of them as a typo ("a dictionary word is not a
+    typo") and none as holding a brand (a brand inside a word is not the brand), so the domain needs
+    no matching for them."""
+    pieces = _PIECES.split(_TLD.sub("", domain.lower()))
+    near = [
+        p for p in pieces if _skeleton_pairs(p.encode("ascii").translate(_FOLD).decode("ascii")) in near_words
+    ]
+    return bool(near) and all(words.is_word(piece, words.TYPO_WORD) for piece in near)
+
+
+def _line_numbers(text: str, positions: list[int]) -> list[int]:
+    """The line number of each of ``positions`` (in increasing order) in ``text``."""
+    numbers, line, previous = [], 0, 0
+    for position in positions:
+        line += text.count("\n", previous, position)
+        previous = position
+        numbers.append(line)
+    return numbers
 
 
 def _skeleton_pairs(text: str) -> str:
