@@ -1,4 +1,5 @@
-"""Shared fixtures: a watch file, a real SQLite database, the replica marketplace, in-process crawls."""
+"""Shared fixtures and helpers: a watch file, a real SQLite database, the replica marketplace,
+in-process crawls, spiders for parse tests and what the pipelines make of a listing."""
 
 from __future__ import annotations
 
@@ -6,16 +7,21 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
-from scrapy import Spider, signals
+from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.http import TextResponse
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
+from sqlalchemy import func, select
 
 from brandcrawl.items import Listing
+from brandcrawl.pipelines import MatchPipeline, NormalizePipeline
 from brandcrawl.storage import Store
+
+SpiderT = TypeVar("SpiderT", bound=Spider)
 
 WATCH = """
 [digest]
@@ -82,6 +88,11 @@ def project_settings(**overrides: Any) -> dict[str, Any]:
     return {name: value for name, value in settings.items() if settings.getpriority(name) > 0}
 
 
+def crawl_settings(watch_path: Path, db_url: str, **overrides: Any) -> dict[str, Any]:
+    """The settings of a whole crawl: the watch file, the database, and the test's overrides."""
+    return project_settings(BRANDCRAWL_WATCH=str(watch_path), BRANDCRAWL_DB_URL=db_url, **overrides)
+
+
 class CrawlResult:
     def __init__(self, crawler: Crawler, items: list[Any]) -> None:
         self.crawler = crawler
@@ -95,6 +106,60 @@ async def crawl(spider: type[Spider], settings: dict[str, Any], **spider_args: A
     crawler.signals.connect(lambda item, **_: items.append(item), signal=signals.item_scraped, weak=False)
     await crawler.crawl_async(**spider_args)
     return CrawlResult(crawler, items)
+
+
+def parsing_spider(spider_class: type[SpiderT], watch_path: Path, **spider_args: Any) -> SpiderT:
+    """A spider for parse tests, not crawling: made by its crawler, whose stats are open."""
+    crawler = get_crawler(spider_class, project_settings(BRANDCRAWL_WATCH=str(watch_path)))
+    crawler.stats.open_spider()
+    spider = spider_class.from_crawler(crawler, **spider_args)
+    crawler.spider = spider
+    return spider
+
+
+def parsed(spider: Spider, response: TextResponse) -> tuple[list[Listing], list[Request]]:
+    """What ``spider.parse`` makes of a response: the listings, and the requests."""
+    output = list(spider.parse(response))
+    return [o for o in output if isinstance(o, Listing)], [o for o in output if isinstance(o, Request)]
+
+
+def stat(spider: Spider, name: str) -> Any:
+    return spider.crawler.stats.get_value(name)
+
+
+def normalised(spider: Spider, listing: Listing, now: datetime) -> Listing:
+    """The listing, seen at ``now``, as the normalise pipeline leaves it."""
+    listing.seen_at = now
+    NormalizePipeline(spider.crawler).process_item(listing)
+    return listing
+
+
+def through_pipelines(spider: Spider, listing: Listing, now: datetime) -> Listing:
+    """The listing, seen at ``now``, as the normalise and match pipelines leave it (DropItem when it is
+    no hit)."""
+    normalised(spider, listing, now)
+    MatchPipeline.from_crawler(spider.crawler).process_item(listing)
+    return listing
+
+
+def rows(db_url: str, model: type) -> list[Any]:
+    """Every row of ``model`` in the database."""
+    store = Store(db_url)
+    try:
+        with store.session() as session:
+            return list(session.scalars(select(model)))
+    finally:
+        store.close()
+
+
+def count(db_url: str, model: type) -> int:
+    """How many rows of ``model`` the database holds."""
+    store = Store(db_url)
+    try:
+        with store.session() as session:
+            return session.scalar(select(func.count()).select_from(model)) or 0
+    finally:
+        store.close()
 
 
 @pytest.fixture

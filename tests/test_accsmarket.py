@@ -11,17 +11,21 @@ from scrapy import Request
 from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse
 from scrapy.utils.defer import deferred_f_from_coro_f
-from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select
 
 from brandcrawl.items import Listing
-from brandcrawl.pipelines import MatchPipeline, NormalizePipeline
 from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.replica.accsmarket import AccsMarketApp
-from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, Hit, ListingRow
 from spiders.accsmarket import AccsMarketSpider
-from tests.conftest import crawl, project_settings
+from tests.conftest import (
+    count,
+    crawl,
+    crawl_settings,
+    parsing_spider,
+    rows,
+    stat,
+    through_pipelines,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "accsmarket"
 SITE = "https://accs-market.com"
@@ -36,27 +40,11 @@ def page(name: str, url: str, status: int = 200, body: bytes | None = None, **me
 
 @pytest.fixture
 def spider(watch_path: Path) -> AccsMarketSpider:
-    crawler = get_crawler(AccsMarketSpider, project_settings(BRANDCRAWL_WATCH=str(watch_path)))
-    crawler.stats.open_spider()
-    spider = AccsMarketSpider.from_crawler(crawler)
-    crawler.spider = spider
-    return spider
-
-
-def stat(spider: AccsMarketSpider, name: str) -> Any:
-    return spider.crawler.stats.get_value(name)
+    return parsing_spider(AccsMarketSpider, watch_path)
 
 
 def listing_of(spider: AccsMarketSpider, response: HtmlResponse) -> Listing:
-    [listing] = spider.parse_listing(response)
-    return listing
-
-
-def through_pipelines(spider: AccsMarketSpider, listing: Listing) -> Listing:
-    """What the pipelines make of a listing: its values, and the watched brand it carries."""
-    listing.seen_at = NOW
-    NormalizePipeline(spider.crawler).process_item(listing)
-    MatchPipeline.from_crawler(spider.crawler).process_item(listing)
+    [listing] = spider.parse_detail(response)
     return listing
 
 
@@ -70,7 +58,7 @@ def test_a_list_page_asks_for_each_listing_page_and_the_next_page(spider: AccsMa
     requests = list(spider.parse(page("list_twitter.html", f"{SITE}/twitter", category="twitter")))
     *details, following = requests
     assert [r.url for r in details] == [f"{SITE}/group/{n}" for n in ("431210", "431188", "431175", "431160")]
-    assert all(r.callback == spider.parse_listing for r in details)
+    assert all(r.callback == spider.parse_detail for r in details)
     assert {(r.meta["listing_id"], r.meta["category"]) for r in details} >= {("431210", "twitter")}
     assert (following.url, following.meta["page"], following.meta["category"]) == (
         f"{SITE}/twitter?page=2",
@@ -113,7 +101,7 @@ def test_cloudflare_is_blocked_not_zero_results(spider: AccsMarketSpider, name: 
 
 def test_a_challenge_page_served_200_is_blocked_too(spider: AccsMarketSpider) -> None:
     assert list(spider.parse(page("blocked_just_a_moment.html", f"{SITE}/twitter"))) == []
-    assert list(spider.parse_listing(page("blocked_just_a_moment.html", GROUP))) == []
+    assert list(spider.parse_detail(page("blocked_just_a_moment.html", GROUP))) == []
     assert stat(spider, "brandcrawl/pages/blocked") == 2
 
 
@@ -157,7 +145,7 @@ def test_every_field_of_a_handle_hit(spider: AccsMarketSpider) -> None:
         "Account support": "Posting every day",
         "Content": "Book covers and quotes",
     }
-    hit = through_pipelines(spider, listing)
+    hit = through_pipelines(spider, listing, NOW)
     assert (hit.asset_kind, hit.asset, hit.asset_text) == (
         "handle",
         "instagram:gallimard_officiel",
@@ -198,7 +186,7 @@ def test_a_channel_address_names_no_handle(spider: AccsMarketSpider) -> None:
     assert listing.details["Monetization enabled"] == "Yes"
     assert listing.listing_id == "431090", "read from the address when the request does not carry it"
     with pytest.raises(DropItem):
-        through_pipelines(spider, listing)
+        through_pipelines(spider, listing, NOW)
 
 
 def test_the_official_handle_is_not_a_hit(spider: AccsMarketSpider) -> None:
@@ -206,7 +194,7 @@ def test_the_official_handle_is_not_a_hit(spider: AccsMarketSpider) -> None:
     listing = listing_of(spider, page("", GROUP, body=body, category="in"))
     assert listing.asset == "instagram:gallimard"
     with pytest.raises(DropItem):
-        through_pipelines(spider, listing)
+        through_pipelines(spider, listing, NOW)
 
 
 @pytest.mark.parametrize(
@@ -225,45 +213,23 @@ def test_odd_follower_and_price_texts(
     body = body.replace("12 400 - subscribers", f"{followers} - subscribers").replace("2 200 $", price)
     listing = listing_of(spider, page("", GROUP, body=body.encode(), category="in"))
     assert (listing.followers_text, listing.price_text) == (f"{followers} - subscribers", price)
-    hit = through_pipelines(spider, listing)
+    hit = through_pipelines(spider, listing, NOW)
     assert (hit.followers, hit.price, hit.currency) == (count, amount, currency)
 
 
 def test_a_listing_gone_since_the_list_was_read_is_no_error(spider: AccsMarketSpider) -> None:
-    assert list(spider.parse_listing(page("group_gone.html", GROUP))) == []
+    assert list(spider.parse_detail(page("group_gone.html", GROUP))) == []
     assert stat(spider, "brandcrawl/parse_errors") is None
 
 
 def test_a_changed_listing_page_is_a_parse_error(spider: AccsMarketSpider) -> None:
     body = (FIXTURES / "group_431215.html").read_bytes().replace(b"group-info", b"group-title")
-    assert list(spider.parse_listing(page("", GROUP, body=body))) == []
+    assert list(spider.parse_detail(page("", GROUP, body=body))) == []
     assert stat(spider, "brandcrawl/parse_errors") == 1
     assert stat(spider, "brandcrawl/site/accs-market.com/failed") == 1
 
 
 # -- whole crawls of the replica --
-
-
-def settings(watch_path: Path, db_url: str) -> dict[str, Any]:
-    return project_settings(BRANDCRAWL_WATCH=str(watch_path), BRANDCRAWL_DB_URL=db_url)
-
-
-def rows(db_url: str, model: type) -> list[Any]:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return list(session.scalars(select(model)))
-    finally:
-        store.close()
-
-
-def count(db_url: str, model: type) -> int:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return session.scalar(select(func.count()).select_from(model)) or 0
-    finally:
-        store.close()
 
 
 @pytest.fixture
@@ -274,7 +240,7 @@ def replica() -> Any:
 
 async def crawl_replica(replica: ReplicaMarketplace, watch_path: Path, db_url: str) -> Any:
     base_url = f"{replica.base_url}/{{site}}"
-    return await crawl(AccsMarketSpider, settings(watch_path, db_url), base_url=base_url)
+    return await crawl(AccsMarketSpider, crawl_settings(watch_path, db_url), base_url=base_url)
 
 
 @deferred_f_from_coro_f

@@ -6,7 +6,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f
-from sqlalchemy import func, select
 
 from brandcrawl.config import load_watch
 from brandcrawl.digest import write_digest
@@ -14,34 +13,14 @@ from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, Hit, ListingChange, ListingRow
 from spiders.ebay import EbaySpider
-from tests.conftest import WATCH, crawl, project_settings, record_crawl
-
-
-def settings(watch_path: Path, db_url: str, **overrides: object) -> dict:
-    return project_settings(BRANDCRAWL_WATCH=str(watch_path), BRANDCRAWL_DB_URL=db_url, **overrides)
-
-
-def rows(db_url: str, model: type) -> list:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return list(session.scalars(select(model)))
-    finally:
-        store.close()
-
-
-def count(db_url: str, model: type) -> int:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return session.scalar(select(func.count()).select_from(model))
-    finally:
-        store.close()
+from tests.conftest import WATCH, count, crawl, crawl_settings, record_crawl, rows
 
 
 @deferred_f_from_coro_f
 async def test_a_crawl_finds_the_brand_abuse_and_stores_it(replica, watch_path: Path, db_url: str) -> None:
-    result = await crawl(EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    result = await crawl(
+        EbaySpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+    )
 
     titles = {item.title for item in result.items}
     assert any("Twitter account @Gallimard" in title for title in titles)
@@ -82,7 +61,7 @@ async def test_a_second_crawl_updates_instead_of_duplicating(
     replica, watch_path: Path, db_url: str, tmp_path: Path
 ) -> None:
     base_url = f"{replica.base_url}/{{site}}"
-    first = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
+    first = await crawl(EbaySpider, crawl_settings(watch_path, db_url), base_url=base_url)
     store = Store(db_url)
     watch = load_watch(watch_path)
     try:
@@ -90,7 +69,7 @@ async def test_a_second_crawl_updates_instead_of_duplicating(
         auction = next(item for item in first.items if "Twitter account @Gallimard" in item.title)
         replica.ebay.update(auction.listing_id, price="$2,100.00", bids="23 bids")
 
-        second = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
+        second = await crawl(EbaySpider, crawl_settings(watch_path, db_url), base_url=base_url)
         assert len(second.items) == len(first.items)
         assert second.stats["brandcrawl/hits/new"] == 0
         assert count(db_url, ListingRow) == len(first.items)
@@ -112,12 +91,12 @@ async def test_a_hit_the_searches_no_longer_show_is_revisited_and_found_gone(
     replica, watch_path: Path, db_url: str, tmp_path: Path
 ) -> None:
     base_url = f"{replica.base_url}/{{site}}"
-    first = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
+    first = await crawl(EbaySpider, crawl_settings(watch_path, db_url), base_url=base_url)
     assert "brandcrawl/revisits/sent" not in first.stats, "nothing stored before the first crawl"
     withdrawn = next(item for item in first.items if "Twitter account @Gallimard" in item.title)
     replica.ebay.remove(withdrawn.listing_id)
 
-    second = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
+    second = await crawl(EbaySpider, crawl_settings(watch_path, db_url), base_url=base_url)
     assert second.stats["brandcrawl/revisits/sent"] == 1
     assert second.stats["brandcrawl/revisits/gone"] == 1
     assert any(path.endswith(f"/itm/{withdrawn.listing_id}") for path in replica.requests)
@@ -131,7 +110,7 @@ async def test_a_hit_the_searches_no_longer_show_is_revisited_and_found_gone(
     assert "gone" in digest.read_text(encoding="utf-8")
 
     replica.blocked = True
-    third = await crawl(EbaySpider, settings(watch_path, db_url), base_url=base_url)
+    third = await crawl(EbaySpider, crawl_settings(watch_path, db_url), base_url=base_url)
     assert third.stats["brandcrawl/run/status"] == "blocked"
     assert "brandcrawl/revisits/sent" not in third.stats, "a blocked site must not make every hit gone"
 
@@ -141,7 +120,9 @@ async def test_a_challenge_page_is_a_blocked_crawl_not_zero_hits(
     replica, watch_path: Path, db_url: str
 ) -> None:
     replica.blocked = True
-    result = await crawl(EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    result = await crawl(
+        EbaySpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+    )
     assert result.items == []
     assert result.stats["brandcrawl/run/status"] == "blocked"
     assert result.stats["brandcrawl/pages/blocked"] >= 4
@@ -153,7 +134,9 @@ async def test_a_challenge_page_is_a_blocked_crawl_not_zero_hits(
 @deferred_f_from_coro_f
 async def test_a_layout_change_is_a_broken_crawl(replica, watch_path: Path, db_url: str) -> None:
     replica.layout_changed = True  # on the sites with the current markup; ebay.co.uk keeps the older one
-    result = await crawl(EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    result = await crawl(
+        EbaySpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+    )
     assert {item.site for item in result.items} == {"ebay.co.uk"}
     assert result.stats["brandcrawl/run/status"] == "broken"
     [run] = rows(db_url, CrawlRun)
@@ -170,7 +153,7 @@ async def test_a_layout_change_is_a_broken_crawl(replica, watch_path: Path, db_u
 async def test_robots_txt_is_obeyed_and_said(watch_path: Path, db_url: str, robots_txt: str) -> None:
     with ReplicaMarketplace(robots_txt=robots_txt) as replica:
         result = await crawl(
-            EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+            EbaySpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
         )
         assert not any(path.startswith("/ebay") for path in replica.requests)
     assert result.stats["brandcrawl/run/status"] == "disallowed"
@@ -182,7 +165,9 @@ async def test_robots_txt_is_obeyed_and_said(watch_path: Path, db_url: str, robo
 @deferred_f_from_coro_f
 async def test_429_backs_off_and_retries(replica, watch_path: Path, db_url: str) -> None:
     replica.throttle_status, replica.throttle_times = 429, 2
-    result = await crawl(EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    result = await crawl(
+        EbaySpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+    )
     assert result.stats["brandcrawl/backoff"] == 2
     assert result.stats["retry/count"] == 2
     assert result.stats["brandcrawl/run/status"] == "ok"
@@ -192,7 +177,9 @@ async def test_429_backs_off_and_retries(replica, watch_path: Path, db_url: str)
 @deferred_f_from_coro_f
 async def test_a_storm_of_403_is_a_blocked_crawl(replica, watch_path: Path, db_url: str) -> None:
     replica.throttle_status, replica.throttle_times = 403, 1000
-    result = await crawl(EbaySpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    result = await crawl(
+        EbaySpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+    )
     assert result.items == []
     assert result.stats["brandcrawl/run/status"] == "blocked"
 
@@ -201,7 +188,7 @@ async def test_a_storm_of_403_is_a_blocked_crawl(replica, watch_path: Path, db_u
 async def test_one_brand_one_site(replica, watch_path: Path, db_url: str) -> None:
     result = await crawl(
         EbaySpider,
-        settings(watch_path, db_url),
+        crawl_settings(watch_path, db_url),
         base_url=f"{replica.base_url}/{{site}}",
         sites="ebay.fr",
         brand="Gallimard",
@@ -225,7 +212,9 @@ async def test_account_words_come_from_the_watch_file(replica, tmp_path: Path, d
                       'sites = ["ebay.fr", "ebay.de"]\naccount_words = { "ebay.fr" = ["insta"] }'),
         encoding="utf-8",
     )  # fmt: skip
-    await crawl(EbaySpider, settings(watch, db_url), base_url=f"{replica.base_url}/{{site}}", brand="Folio")
+    await crawl(
+        EbaySpider, crawl_settings(watch, db_url), base_url=f"{replica.base_url}/{{site}}", brand="Folio"
+    )
     searched = {
         (path.split("/")[1], parse_qs(urlsplit(path).query)["_nkw"][0])
         for path in replica.requests
@@ -240,7 +229,7 @@ async def test_search_pages_lost_after_retries_make_a_broken_crawl(
 ) -> None:
     replica.throttle_status, replica.throttle_times = 500, 1000
     result = await crawl(
-        EbaySpider, settings(watch_path, db_url, RETRY_TIMES=1), base_url=f"{replica.base_url}/{{site}}"
+        EbaySpider, crawl_settings(watch_path, db_url, RETRY_TIMES=1), base_url=f"{replica.base_url}/{{site}}"
     )
     assert result.items == []
     [run] = rows(db_url, CrawlRun)
@@ -266,7 +255,7 @@ async def test_a_failed_database_write_keeps_the_batch_and_says_broken(
     monkeypatch.setattr(Store, "save_listings", save_failing_once)
     result = await crawl(
         EbaySpider,
-        settings(watch_path, db_url, BRANDCRAWL_DB_BATCH_SIZE=5),
+        crawl_settings(watch_path, db_url, BRANDCRAWL_DB_BATCH_SIZE=5),
         base_url=f"{replica.base_url}/{{site}}",
     )
     assert result.stats["brandcrawl/db/errors"] == 1
@@ -284,7 +273,10 @@ async def test_zero_listings_where_the_last_runs_read_some_is_broken(watch_path:
     store.close()
     with ReplicaMarketplace(listings=[]) as empty:  # every search says "0 results"
         result = await crawl(
-            EbaySpider, settings(watch_path, db_url), base_url=f"{empty.base_url}/{{site}}", sites="ebay.fr"
+            EbaySpider,
+            crawl_settings(watch_path, db_url),
+            base_url=f"{empty.base_url}/{{site}}",
+            sites="ebay.fr",
         )
     assert result.stats["brandcrawl/run/status"] == "broken"
     run = rows(db_url, CrawlRun)[-1]
@@ -296,6 +288,9 @@ async def test_zero_listings_where_the_last_runs_read_some_is_broken(watch_path:
 async def test_zero_listings_on_a_new_watch_is_a_quiet_day(watch_path: Path, db_url: str) -> None:
     with ReplicaMarketplace(listings=[]) as empty:
         result = await crawl(
-            EbaySpider, settings(watch_path, db_url), base_url=f"{empty.base_url}/{{site}}", sites="ebay.fr"
+            EbaySpider,
+            crawl_settings(watch_path, db_url),
+            base_url=f"{empty.base_url}/{{site}}",
+            sites="ebay.fr",
         )
     assert result.stats["brandcrawl/run/status"] == "ok"

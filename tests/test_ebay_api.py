@@ -17,11 +17,7 @@ from scrapy import Request
 from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.defer import deferred_f_from_coro_f
-from scrapy.utils.test import get_crawler
-from sqlalchemy import select
 
-from brandcrawl.items import Listing
-from brandcrawl.pipelines import MatchPipeline, NormalizePipeline
 from brandcrawl.replica import ReplicaMarketplace, load_seed
 from brandcrawl.replica.ebay import EbayApp
 from brandcrawl.replica.ebay_api import EbayApiApp
@@ -30,7 +26,16 @@ from brandcrawl.storage.models import CrawlRun, ListingRow
 from spiders import ebay_api
 from spiders.ebay import EbaySpider
 from spiders.ebay_api import EbayApiSpider
-from tests.conftest import WATCH, crawl, project_settings
+from tests.conftest import (
+    WATCH,
+    crawl,
+    crawl_settings,
+    parsed,
+    parsing_spider,
+    rows,
+    stat,
+    through_pipelines,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ebay_api"
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -76,11 +81,7 @@ def fixture(name: str, **kwargs: object) -> TextResponse:
 
 
 def new_spider(watch: Path, **kwargs: object) -> EbayApiSpider:
-    crawler = get_crawler(EbayApiSpider, project_settings(BRANDCRAWL_WATCH=str(watch)))
-    crawler.stats.open_spider()
-    spider = EbayApiSpider.from_crawler(crawler, **kwargs)
-    crawler.spider = spider
-    return spider
+    return parsing_spider(EbayApiSpider, watch, **kwargs)
 
 
 @pytest.fixture
@@ -89,23 +90,6 @@ def spider(watch_api: Path) -> EbayApiSpider:
     spider = new_spider(watch_api)
     list(spider.after_login(fixture("token.json", url=f"{API}/identity/v1/oauth2/token")))
     return spider
-
-
-def parsed(spider: EbayApiSpider, response: TextResponse) -> tuple[list[Listing], list[Request]]:
-    output = list(spider.parse(response))
-    return [o for o in output if isinstance(o, Listing)], [o for o in output if isinstance(o, Request)]
-
-
-def stat(spider: EbayApiSpider, name: str) -> object:
-    return spider.crawler.stats.get_value(name)
-
-
-def through_pipelines(spider: EbayApiSpider, listing: Listing) -> Listing:
-    """What the normalise and match pipelines make of a listing; DropItem when it is no hit."""
-    listing.seen_at = NOW
-    NormalizePipeline(spider.crawler).process_item(listing)
-    MatchPipeline.from_crawler(spider.crawler).process_item(listing)
-    return listing
 
 
 # -- parsing -------------------------------------------------------------------------------------
@@ -198,7 +182,7 @@ def test_a_handle_hit_carries_what_the_digest_shows(
     sale_method: str,
 ) -> None:
     listings, _ = parsed(spider, fixture(name))
-    hit = through_pipelines(spider, next(item for item in listings if item.listing_id == listing_id))
+    hit = through_pipelines(spider, next(item for item in listings if item.listing_id == listing_id), NOW)
     assert (hit.asset_kind, hit.asset, hit.asset_text) == ("handle", asset, written)
     assert hit.followers == followers
     assert (hit.price, hit.currency) == (Decimal(price), currency)
@@ -212,7 +196,7 @@ def test_the_brands_own_account_and_other_goods_are_no_hits(spider: EbayApiSpide
     listings, _ = parsed(spider, fixture("search_ebay_com.json"))
     for listing_id in ("306112470022", "176033835717"):  # Instagram @gallimard; a graphics card
         with pytest.raises(DropItem):
-            through_pipelines(spider, next(item for item in listings if item.listing_id == listing_id))
+            through_pipelines(spider, next(item for item in listings if item.listing_id == listing_id), NOW)
 
 
 def test_a_sparse_item_is_read_and_read_once(spider: EbayApiSpider) -> None:
@@ -462,25 +446,12 @@ def api_app(replica: ReplicaMarketplace) -> EbayApiApp:
     return app
 
 
-def crawl_settings(watch: Path, db_url: str, **overrides: object) -> dict:
-    return project_settings(BRANDCRAWL_WATCH=str(watch), BRANDCRAWL_DB_URL=db_url, **overrides)
-
-
 def token_posts(replica: ReplicaMarketplace) -> list[str]:
     return [path for path in replica.requests if path.startswith("POST ") and "oauth2/token" in path]
 
 
 def searches(replica: ReplicaMarketplace) -> list[str]:
     return [path for path in replica.requests if "/item_summary/search" in path]
-
-
-def rows(db_url: str, model: type) -> list:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return list(session.scalars(select(model)))
-    finally:
-        store.close()
 
 
 @deferred_f_from_coro_f

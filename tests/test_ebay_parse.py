@@ -7,12 +7,10 @@ from pathlib import Path
 import pytest
 from scrapy import Request
 from scrapy.http import HtmlResponse
-from scrapy.utils.test import get_crawler
 
 from brandcrawl.items import Listing
-from brandcrawl.pipelines import NormalizePipeline
 from spiders.ebay import EbaySpider
-from tests.conftest import project_settings
+from tests.conftest import normalised, parsing_spider
 
 FIXTURES = Path(__file__).parent / "fixtures" / "ebay"
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -25,22 +23,12 @@ def page(name: str, site: str = "ebay.com") -> HtmlResponse:
 
 @pytest.fixture
 def spider(watch_path: Path) -> EbaySpider:
-    crawler = get_crawler(EbaySpider, project_settings(BRANDCRAWL_WATCH=str(watch_path)))
-    crawler.stats.open_spider()
-    spider = EbaySpider.from_crawler(crawler)
-    crawler.spider = spider
-    return spider
+    return parsing_spider(EbaySpider, watch_path)
 
 
 def parsed(spider: EbaySpider, name: str, site: str = "ebay.com") -> tuple[list[Listing], list[Request]]:
     output = list(spider.parse(page(name, site)))
     return [o for o in output if isinstance(o, Listing)], [o for o in output if isinstance(o, Request)]
-
-
-def normalised(spider: EbaySpider, listing: Listing) -> Listing:
-    listing.seen_at = NOW
-    NormalizePipeline(spider.crawler).process_item(listing)
-    return listing
 
 
 @pytest.mark.parametrize(
@@ -205,7 +193,7 @@ def test_fields_of_a_card(
     seller: str | None,
 ) -> None:
     listings, _ = parsed(spider, name, site)
-    listing = normalised(spider, next(item for item in listings if item.listing_id == listing_id))
+    listing = normalised(spider, next(item for item in listings if item.listing_id == listing_id), NOW)
     assert listing.title == title, "hidden 'opens in a new window' text in every language is stripped"
     assert (listing.price, listing.currency, listing.price_is_range) == (Decimal(price), currency, False)
     assert listing.bid_count == bids
@@ -215,12 +203,12 @@ def test_fields_of_a_card(
 
 def test_an_ended_auction_is_marked_ended(spider: EbaySpider) -> None:
     listings, _ = parsed(spider, "scard_ebay_fr.html", "ebay.fr")
-    ended = normalised(spider, next(item for item in listings if item.listing_id == "226104940336"))
+    ended = normalised(spider, next(item for item in listings if item.listing_id == "226104940336"), NOW)
     assert (ended.status, ended.end_time) == ("ended", None)
 
 
 def test_what_the_listing_sells(spider: EbaySpider) -> None:
-    listings = [normalised(spider, item) for item in parsed(spider, "scard_ebay_fr.html", "ebay.fr")[0]]
+    listings = [normalised(spider, item, NOW) for item in parsed(spider, "scard_ebay_fr.html", "ebay.fr")[0]]
     assets = {item.listing_id: (item.asset_kind, item.asset) for item in listings}
     assert assets["226104938275"] == ("handle", "x:gallimard")
     assert assets["226104940336"] == ("domain", "gallimard-livres.fr")

@@ -13,19 +13,24 @@ from scrapy import FormRequest, Request
 from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse
 from scrapy.utils.defer import deferred_f_from_coro_f
-from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select
 
 from brandcrawl.config import load_watch
 from brandcrawl.digest import write_digest
-from brandcrawl.items import Listing
-from brandcrawl.pipelines import MatchPipeline, NormalizePipeline
 from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.replica.fameswap import FameswapApp
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, Hit, ListingRow
 from spiders.fameswap import FameswapSpider
-from tests.conftest import WATCH, crawl, project_settings
+from tests.conftest import (
+    WATCH,
+    count,
+    crawl,
+    crawl_settings,
+    parsing_spider,
+    rows,
+    stat,
+    through_pipelines,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "fameswap"
 SITE = "https://fameswap.com"
@@ -67,22 +72,7 @@ def page(name: str, url: str, status: int = 200, body: bytes | None = None, **me
 
 @pytest.fixture
 def spider(login_watch: Path, credentials: None) -> FameswapSpider:
-    crawler = get_crawler(FameswapSpider, project_settings(BRANDCRAWL_WATCH=str(login_watch)))
-    crawler.stats.open_spider()
-    spider = FameswapSpider.from_crawler(crawler)
-    crawler.spider = spider
-    return spider
-
-
-def stat(spider: FameswapSpider, name: str) -> Any:
-    return spider.crawler.stats.get_value(name)
-
-
-def through_pipelines(spider: FameswapSpider, listing: Listing) -> Listing:
-    listing.seen_at = NOW
-    NormalizePipeline(spider.crawler).process_item(listing)
-    MatchPipeline.from_crawler(spider.crawler).process_item(listing)
-    return listing
+    return parsing_spider(FameswapSpider, login_watch)
 
 
 LISTING_URL = f"{SITE}/listing/64120-instagram-account-for-sale"
@@ -159,7 +149,7 @@ def test_a_results_page_asks_for_each_listing_page_and_the_next_page(spider: Fam
         (f"{SITE}/listing/64110-instagram-account-for-sale", "gallimard", "instagram"),
         (f"{SITE}/listing/64102-tiktok-account-for-sale", "gallimardjeunesse", "tiktok"),
     ]
-    assert all(r.callback == spider.parse_listing for r in details)
+    assert all(r.callback == spider.parse_detail for r in details)
     assert (following.url, following.meta["query"]) == (f"{SITE}/browse?search=Gallimard&page=2", "Gallimard")
 
 
@@ -174,7 +164,7 @@ def test_the_logged_out_table_masks_the_usernames(spider: FameswapSpider) -> Non
     assert following.url == f"{SITE}/browse?page=2"
     body = (FIXTURES / "listing_64120.html").read_bytes()
     meta = {"listing_id": "63751", "handle": "******ttyvidz", "platform": "instagram"}
-    [listing] = spider.parse_listing(
+    [listing] = spider.parse_detail(
         page("", f"{SITE}/listing/63751-instagram-account-for-sale", body=body, **meta)
     )
     assert (listing.asset_kind, listing.asset, listing.title) == ("other", None, "******ttyvidz")
@@ -203,7 +193,7 @@ def test_cloudflare_is_blocked_not_zero_results(spider: FameswapSpider, status: 
         list(spider.parse(page("blocked_just_a_moment.html", f"{SITE}/browse?search=Gallimard", status)))
         == []
     )
-    assert list(spider.parse_listing(page("blocked_just_a_moment.html", LISTING_URL, status))) == []
+    assert list(spider.parse_detail(page("blocked_just_a_moment.html", LISTING_URL, status))) == []
     assert stat(spider, "brandcrawl/pages/blocked") == 2
     assert stat(spider, "brandcrawl/pages/parsed") is None
 
@@ -212,7 +202,7 @@ def test_cloudflare_is_blocked_not_zero_results(spider: FameswapSpider, status: 
 
 
 def test_every_field_of_a_handle_hit(spider: FameswapSpider) -> None:
-    [listing] = spider.parse_listing(page("listing_64120.html", LISTING_URL, **MEMBER_META))
+    [listing] = spider.parse_detail(page("listing_64120.html", LISTING_URL, **MEMBER_META))
     assert (listing.marketplace, listing.site, listing.listing_id, listing.url) == (
         "fameswap",
         "fameswap.com",
@@ -236,7 +226,7 @@ def test_every_field_of_a_handle_hit(spider: FameswapSpider) -> None:
         "Avg. Comments": "22",
         "Eng. Rate": "5.3%",
     }
-    hit = through_pipelines(spider, listing)
+    hit = through_pipelines(spider, listing, NOW)
     assert (hit.asset_kind, hit.asset, hit.asset_text) == (
         "handle",
         "instagram:gallimard_officiel",
@@ -260,15 +250,15 @@ def test_the_platform_comes_from_the_listing_address(
     spider: FameswapSpider, handle: str, platform: str, asset: str
 ) -> None:
     meta = {**MEMBER_META, "handle": handle, "platform": platform}
-    [listing] = spider.parse_listing(page("listing_64120.html", LISTING_URL, **meta))
+    [listing] = spider.parse_detail(page("listing_64120.html", LISTING_URL, **meta))
     assert (listing.asset, listing.asset_text) == (asset, handle)
 
 
 def test_the_official_handle_is_not_a_hit(spider: FameswapSpider) -> None:
     meta = {**MEMBER_META, "handle": "gallimard"}
-    [listing] = spider.parse_listing(page("listing_64120.html", LISTING_URL, **meta))
+    [listing] = spider.parse_detail(page("listing_64120.html", LISTING_URL, **meta))
     with pytest.raises(DropItem):
-        through_pipelines(spider, listing)
+        through_pipelines(spider, listing, NOW)
 
 
 @pytest.mark.parametrize(
@@ -284,42 +274,20 @@ def test_odd_follower_and_price_texts(
 ) -> None:
     body = (FIXTURES / "listing_64120.html").read_text(encoding="utf-8")
     body = body.replace("</i> 12,400", f"</i> {followers}").replace("</i> 2,200.00", f"</i> {price}")
-    [listing] = spider.parse_listing(page("", LISTING_URL, body=body.encode(), **MEMBER_META))
+    [listing] = spider.parse_detail(page("", LISTING_URL, body=body.encode(), **MEMBER_META))
     assert (listing.followers_text, listing.price_text) == (followers, price)
-    hit = through_pipelines(spider, listing)
+    hit = through_pipelines(spider, listing, NOW)
     assert (hit.followers, hit.price, hit.currency) == (count, amount, currency)
 
 
 def test_a_changed_listing_page_is_a_parse_error(spider: FameswapSpider) -> None:
     body = (FIXTURES / "listing_64120.html").read_bytes().replace(b"table-responsive", b"listing-stats")
     body = body.replace(b'<div class="listing-stats">', b"<section>", 1)
-    assert list(spider.parse_listing(page("", LISTING_URL, body=body, **MEMBER_META))) == []
+    assert list(spider.parse_detail(page("", LISTING_URL, body=body, **MEMBER_META))) == []
     assert stat(spider, "brandcrawl/parse_errors") == 1
 
 
 # -- whole crawls of the replica --
-
-
-def settings(watch_path: Path, db_url: str) -> dict[str, Any]:
-    return project_settings(BRANDCRAWL_WATCH=str(watch_path), BRANDCRAWL_DB_URL=db_url)
-
-
-def rows(db_url: str, model: type) -> list[Any]:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return list(session.scalars(select(model)))
-    finally:
-        store.close()
-
-
-def count(db_url: str, model: type) -> int:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return session.scalar(select(func.count()).select_from(model)) or 0
-    finally:
-        store.close()
 
 
 def database_text(db_url: str) -> bytes:
@@ -338,7 +306,9 @@ def site_paths(replica: ReplicaMarketplace) -> list[str]:
 
 
 async def crawl_replica(replica: ReplicaMarketplace, watch_path: Path, db_url: str) -> Any:
-    return await crawl(FameswapSpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    return await crawl(
+        FameswapSpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+    )
 
 
 @pytest.mark.parametrize(

@@ -14,17 +14,24 @@ from scrapy import Request
 from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.defer import deferred_f_from_coro_f
-from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select
 
 from brandcrawl.items import Listing
-from brandcrawl.pipelines import MatchPipeline, NormalizePipeline
 from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.replica.flippa import FlippaApp
-from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, ListingRow
 from spiders.flippa import FlippaSpider
-from tests.conftest import WATCH, CrawlResult, crawl, project_settings
+from tests.conftest import (
+    WATCH,
+    CrawlResult,
+    count,
+    crawl,
+    crawl_settings,
+    normalised,
+    parsed,
+    parsing_spider,
+    rows,
+    through_pipelines,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "flippa"
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -39,11 +46,7 @@ PAGE_URL = (
 
 @pytest.fixture
 def spider(watch_path: Path) -> FlippaSpider:
-    crawler = get_crawler(FlippaSpider, project_settings(BRANDCRAWL_WATCH=str(watch_path)))
-    crawler.stats.open_spider()
-    spider = FlippaSpider.from_crawler(crawler)
-    crawler.spider = spider
-    return spider
+    return parsing_spider(FlippaSpider, watch_path)
 
 
 def api_response(
@@ -73,25 +76,8 @@ def page_response(name: str, url: str = PAGE_URL) -> HtmlResponse:
     return HtmlResponse(url, body=body, encoding="utf-8", request=Request(url, meta={"site": "flippa.com"}))
 
 
-def parsed(spider: FlippaSpider, response: TextResponse) -> tuple[list[Listing], list[Request]]:
-    output = list(spider.parse(response))
-    return [o for o in output if isinstance(o, Listing)], [o for o in output if isinstance(o, Request)]
-
-
 def by_id(listings: list[Listing]) -> dict[str, Listing]:
     return {listing.listing_id: listing for listing in listings}
-
-
-def normalised(spider: FlippaSpider, listing: Listing) -> Listing:
-    listing.seen_at = NOW
-    NormalizePipeline(spider.crawler).process_item(listing)
-    return listing
-
-
-def matched(spider: FlippaSpider, listing: Listing) -> Listing:
-    normalised(spider, listing)
-    MatchPipeline.from_crawler(spider.crawler).process_item(listing)
-    return listing
 
 
 def stats(spider: FlippaSpider) -> dict[str, Any]:
@@ -113,7 +99,7 @@ def test_every_api_listing(spider: FlippaSpider) -> None:
 
 
 def test_an_api_handle_hit_carries_every_field(spider: FlippaSpider) -> None:
-    listing = matched(spider, by_id(parsed(spider, api_response())[0])["12204101"])
+    listing = through_pipelines(spider, by_id(parsed(spider, api_response())[0])["12204101"], NOW)
     assert (listing.marketplace, listing.site, listing.url) == (
         "flippa",
         "flippa.com",
@@ -136,7 +122,7 @@ def test_an_api_handle_hit_carries_every_field(spider: FlippaSpider) -> None:
 
 
 def test_an_api_auction(spider: FlippaSpider) -> None:
-    listing = matched(spider, by_id(parsed(spider, api_response())[0])["12204102"])
+    listing = through_pipelines(spider, by_id(parsed(spider, api_response())[0])["12204102"], NOW)
     assert (listing.asset, listing.asset_text) == ("x:gallimard", "x.com/Gallimard")
     assert listing.followers == 1_800_000  # "1,8 M abonnés"
     assert (listing.sale_method, listing.price, listing.bid_count) == ("auction", Decimal("2500"), 7)
@@ -145,14 +131,14 @@ def test_an_api_auction(spider: FlippaSpider) -> None:
 
 def test_a_domain_sale_names_its_domain(spider: FlippaSpider) -> None:
     """domain_only? listings: the domain is the API's hostname, not in the title."""
-    listing = matched(spider, by_id(parsed(spider, api_response())[0])["12204103"])
+    listing = through_pipelines(spider, by_id(parsed(spider, api_response())[0])["12204103"], NOW)
     assert (listing.asset_kind, listing.asset) == ("domain", "gallimard-editions.com")
     assert listing.title == "Brandable domain for a French publishing house"
     assert listing.details == {"property_type": "domain", "sale_method": "auction", "domain_only?": True}
 
 
 def test_a_listing_open_to_offers_takes_its_price_from_the_summary(spider: FlippaSpider) -> None:
-    listing = matched(spider, by_id(parsed(spider, api_response())[0])["12204104"])
+    listing = through_pipelines(spider, by_id(parsed(spider, api_response())[0])["12204104"], NOW)
     assert listing.sale_method == "offer"
     assert (listing.price, listing.currency) == (Decimal("2500"), "USD")  # "Asking $2.5k"
     assert listing.asset == "tiktok:gallimardjeunesse"
@@ -161,7 +147,7 @@ def test_a_listing_open_to_offers_takes_its_price_from_the_summary(spider: Flipp
 def test_the_brands_own_account_on_sale_is_not_a_hit(spider: FlippaSpider) -> None:
     listing = by_id(parsed(spider, api_response())[0])["12204106"]
     with pytest.raises(DropItem):
-        matched(spider, listing)
+        through_pipelines(spider, listing, NOW)
     assert listing.asset == "instagram:gallimard"
 
 
@@ -207,7 +193,7 @@ def test_followers_and_prices_written_in_the_text(
 ) -> None:
     payload = api_payload()
     payload["data"][0].update(title=title, summary=summary, current_price=None)
-    listing = normalised(spider, parsed(spider, api_response(json.dumps(payload).encode()))[0][0])
+    listing = normalised(spider, parsed(spider, api_response(json.dumps(payload).encode()))[0][0], NOW)
     assert listing.followers == followers
     assert (None if listing.price is None else (listing.price, listing.currency)) == price
 
@@ -225,7 +211,9 @@ def test_every_search_page_result_and_nothing_else(spider: FlippaSpider) -> None
 
 
 def test_a_search_page_handle_hit_carries_every_field(spider: FlippaSpider) -> None:
-    listing = matched(spider, by_id(parsed(spider, page_response("search_page.html"))[0])["12203101"])
+    listing = through_pipelines(
+        spider, by_id(parsed(spider, page_response("search_page.html"))[0])["12203101"], NOW
+    )
     assert listing.url == "https://flippa.com/12203101"
     assert (listing.asset_kind, listing.asset, listing.asset_text) == (
         "handle",
@@ -366,12 +354,10 @@ HITS = {
 OFFICIAL = "12201007"  # Instagram @gallimard, the brand's own account
 
 
-def settings(watch_path: Path, db_url: str) -> dict[str, Any]:
-    return project_settings(BRANDCRAWL_WATCH=str(watch_path), BRANDCRAWL_DB_URL=db_url)
-
-
 async def crawl_replica(replica: ReplicaMarketplace, watch_path: Path, db_url: str) -> CrawlResult:
-    return await crawl(FlippaSpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    return await crawl(
+        FlippaSpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+    )
 
 
 def searched(replica: ReplicaMarketplace, path: str) -> list[tuple[str, str]]:
@@ -384,24 +370,6 @@ def searched(replica: ReplicaMarketplace, path: str) -> list[tuple[str, str]]:
             what = (query.get("query[keyword]") or query.get("filter[property_type]") or [""])[0]
             found.append((what, query["page[number]"][0]))
     return found
-
-
-def rows(db_url: str, model: type) -> list[Any]:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return list(session.scalars(select(model)))
-    finally:
-        store.close()
-
-
-def count(db_url: str, model: type) -> int:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return session.scalar(select(func.count()).select_from(model))
-    finally:
-        store.close()
 
 
 @deferred_f_from_coro_f

@@ -12,17 +12,20 @@ from scrapy import Request
 from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse
 from scrapy.utils.defer import deferred_f_from_coro_f
-from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select
 
-from brandcrawl.items import Listing
-from brandcrawl.pipelines import MatchPipeline, NormalizePipeline
 from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.replica.midman import MidManApp
-from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, ListingRow
 from spiders.midman import MidManSpider
-from tests.conftest import crawl, project_settings
+from tests.conftest import (
+    count,
+    crawl,
+    crawl_settings,
+    parsed,
+    parsing_spider,
+    rows,
+    through_pipelines,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "midman"
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -38,23 +41,7 @@ def page(name: str, url: str = SECTION, status: int = 200, **meta: object) -> Ht
 
 @pytest.fixture
 def spider(watch_path: Path) -> MidManSpider:
-    crawler = get_crawler(MidManSpider, project_settings(BRANDCRAWL_WATCH=str(watch_path)))
-    crawler.stats.open_spider()
-    spider = MidManSpider.from_crawler(crawler)
-    crawler.spider = spider
-    return spider
-
-
-def parsed(spider: MidManSpider, response: HtmlResponse) -> tuple[list[Listing], list[Request]]:
-    output = list(spider.parse(response))
-    return [o for o in output if isinstance(o, Listing)], [o for o in output if isinstance(o, Request)]
-
-
-def through(spider: MidManSpider, listing: Listing) -> Listing:
-    """The listing as the normalise and match pipelines leave it (DropItem when it is no hit)."""
-    listing.seen_at = NOW
-    NormalizePipeline(spider.crawler).process_item(listing)
-    return MatchPipeline.from_crawler(spider.crawler).process_item(listing)  # type: ignore[return-value]
+    return parsing_spider(MidManSpider, watch_path)
 
 
 def test_a_section_page_gives_every_card_on_its_platform(spider) -> None:
@@ -75,7 +62,7 @@ def test_a_section_page_gives_every_card_on_its_platform(spider) -> None:
 
 def test_every_field_of_a_handle_hit(spider) -> None:
     listings, _ = parsed(spider, page("section_instagram.html", category="instagram"))
-    hit = through(spider, listings[0])
+    hit = through_pipelines(spider, listings[0], NOW)
     assert (hit.marketplace, hit.site) == ("midman", "mid-man.com")
     assert hit.url == "https://mid-man.com/product/gallimard_officiel/"
     assert hit.title == "@gallimard_officiel"
@@ -95,23 +82,23 @@ def test_every_field_of_a_handle_hit(spider) -> None:
 def test_a_sale_price_and_an_odd_follower_count(spider) -> None:
     listings, _ = parsed(spider, page("section_instagram.html", category="instagram"))
     by_id = {item.listing_id: item for item in listings}
-    folio = through(spider, by_id["folio-poche"])
+    folio = through_pipelines(spider, by_id["folio-poche"], NOW)
     assert (folio.price, folio.details["regular_price"]) == (Decimal("900.00"), "$1,100.00")
     assert [m["brand"] for m in folio.matches] == ["Folio"]
-    assert through(spider, by_id["gallimard-fr"]).followers == 4_200
+    assert through_pipelines(spider, by_id["gallimard-fr"], NOW).followers == 4_200
 
 
 def test_the_brands_own_instagram_is_not_reported(spider) -> None:
     listings, _ = parsed(spider, page("section_instagram.html", category="instagram"))
     with pytest.raises(DropItem):
-        through(spider, next(item for item in listings if item.listing_id == "gallimard"))
+        through_pipelines(spider, next(item for item in listings if item.listing_id == "gallimard"), NOW)
 
 
 def test_search_results_are_read_from_their_own_pages(spider) -> None:
     # A search result shows no section: its platform is on its page.
     listings, requests = parsed(spider, page("search_gallimard.html", SEARCH, query="Gallimard"))
     assert listings == []
-    details = [r for r in requests if r.callback == spider.parse_product]
+    details = [r for r in requests if r.callback == spider.parse_detail]
     assert [r.meta["listing_id"] for r in details] == [
         "gallimard_officiel",
         "gallimard-x",
@@ -131,8 +118,8 @@ def test_a_card_already_read_from_its_section_is_not_asked_for_again(spider) -> 
 
 def test_the_listing_page_gives_the_platform_and_the_seller(spider) -> None:
     url = "https://mid-man.com/product/gallimard_officiel/"
-    [listing] = spider.parse_product(page("product_gallimard_officiel.html", url))
-    hit = through(spider, listing)
+    [listing] = spider.parse_detail(page("product_gallimard_officiel.html", url))
+    hit = through_pipelines(spider, listing, NOW)
     assert (hit.listing_id, hit.url) == ("gallimard_officiel", url)
     assert (hit.asset, hit.asset_text) == ("instagram:gallimard_officiel", "@gallimard_officiel")
     assert (hit.followers, hit.followers_text) == (12_500, "12.5K Followers")
@@ -151,7 +138,7 @@ def test_a_search_with_one_result_lands_on_the_listing_page(spider) -> None:
 
 def test_the_last_search_page(spider) -> None:
     _, requests = parsed(spider, page("search_gallimard_page2.html", SEARCH, query="Gallimard", page=2))
-    assert all(r.callback == spider.parse_product for r in requests)
+    assert all(r.callback == spider.parse_detail for r in requests)
     assert len(requests) == 2
 
 
@@ -197,28 +184,6 @@ def replica() -> Iterator[ReplicaMarketplace]:
         yield server
 
 
-def settings(watch_path: Path, db_url: str) -> dict:
-    return project_settings(BRANDCRAWL_WATCH=str(watch_path), BRANDCRAWL_DB_URL=db_url)
-
-
-def count_rows(db_url: str, model: type) -> int:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return session.scalar(select(func.count()).select_from(model))
-    finally:
-        store.close()
-
-
-def runs(db_url: str) -> list[CrawlRun]:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return list(session.scalars(select(CrawlRun)))
-    finally:
-        store.close()
-
-
 HITS = {
     "gallimard_officiel": "instagram:gallimard_officiel",
     "gallimard-x": "x:gallimard",
@@ -230,7 +195,9 @@ HITS = {
 
 @deferred_f_from_coro_f
 async def test_a_crawl_finds_the_handles_on_sale(replica, watch_path: Path, db_url: str) -> None:
-    result = await crawl(MidManSpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    result = await crawl(
+        MidManSpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+    )
     assert {item.listing_id: item.asset for item in result.items} == HITS
     ids = {item.listing_id for item in result.items}
     assert not {"gallimard", "editions_gallimard"} & ids, "the brand's own accounts"
@@ -253,17 +220,19 @@ async def test_a_crawl_finds_the_handles_on_sale(replica, watch_path: Path, db_u
                         "gallimard-fr", "editions_gallimard", "folio-poche"}  # fmt: skip
 
     assert result.stats["brandcrawl/run/status"] == "ok"
-    assert count_rows(db_url, ListingRow) == len(HITS)
+    assert count(db_url, ListingRow) == len(HITS)
 
 
 @deferred_f_from_coro_f
 async def test_a_cloudflare_challenge_is_a_blocked_crawl(replica, watch_path: Path, db_url: str) -> None:
     replica.blocked = True
-    result = await crawl(MidManSpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}")
+    result = await crawl(
+        MidManSpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+    )
     assert result.items == []
     assert result.stats["brandcrawl/pages/blocked"] == 7  # 2 searches, 5 sections
     assert result.stats["brandcrawl/run/status"] == "blocked"
-    [run] = runs(db_url)
+    [run] = rows(db_url, CrawlRun)
     assert run.status == "blocked"
 
 
@@ -272,10 +241,10 @@ async def test_a_layout_change_is_a_broken_crawl_that_keeps_what_was_stored(
     replica, watch_path: Path, db_url: str
 ) -> None:
     base_url = f"{replica.base_url}/{{site}}"
-    first = await crawl(MidManSpider, settings(watch_path, db_url), base_url=base_url)
+    first = await crawl(MidManSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     replica.layout_changed = True
-    second = await crawl(MidManSpider, settings(watch_path, db_url), base_url=base_url)
+    second = await crawl(MidManSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     assert second.stats["brandcrawl/run/status"] == "broken"
     assert second.stats["brandcrawl/pages/unexpected_empty"] >= 1
-    assert count_rows(db_url, ListingRow) == len(first.items) == len(HITS)
-    assert [run.status for run in runs(db_url)] == ["ok", "broken"]
+    assert count(db_url, ListingRow) == len(first.items) == len(HITS)
+    assert [run.status for run in rows(db_url, CrawlRun)] == ["ok", "broken"]

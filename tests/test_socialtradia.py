@@ -12,17 +12,23 @@ from scrapy import Request
 from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse
 from scrapy.utils.defer import deferred_f_from_coro_f
-from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from brandcrawl.items import Listing
-from brandcrawl.pipelines import MatchPipeline, NormalizePipeline
+from brandcrawl.pipelines import NormalizePipeline
 from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.replica.socialtradia import SocialTradiaApp
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, ListingChange, ListingRow
 from spiders.socialtradia import SocialTradiaSpider
-from tests.conftest import crawl, project_settings
+from tests.conftest import (
+    count,
+    crawl,
+    crawl_settings,
+    parsed,
+    parsing_spider,
+    rows,
+    through_pipelines,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "socialtradia"
 NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -37,30 +43,14 @@ def page(name: str, url: str = SEARCH, status: int = 200, **meta: object) -> Htm
 
 @pytest.fixture
 def spider(watch_path: Path) -> SocialTradiaSpider:
-    crawler = get_crawler(SocialTradiaSpider, project_settings(BRANDCRAWL_WATCH=str(watch_path)))
-    crawler.stats.open_spider()
-    spider = SocialTradiaSpider.from_crawler(crawler)
-    crawler.spider = spider
-    return spider
-
-
-def parsed(spider: SocialTradiaSpider, response: HtmlResponse) -> tuple[list[Listing], list[Request]]:
-    output = list(spider.parse(response))
-    return [o for o in output if isinstance(o, Listing)], [o for o in output if isinstance(o, Request)]
-
-
-def through(spider: SocialTradiaSpider, listing: Listing) -> Listing:
-    """The listing as the normalise and match pipelines leave it (DropItem when it is no hit)."""
-    listing.seen_at = NOW
-    NormalizePipeline(spider.crawler).process_item(listing)
-    return MatchPipeline.from_crawler(spider.crawler).process_item(listing)  # type: ignore[return-value]
+    return parsing_spider(SocialTradiaSpider, watch_path)
 
 
 def test_a_search_page_yields_titled_handles_and_asks_for_the_other_pages(spider) -> None:
     listings, requests = parsed(spider, page("search_gallimard.html", query="Gallimard"))
     assert [listing.listing_id for listing in listings] == ["4827", "4826"]
     # Titles naming only the niche: the account's address is on the product's page.
-    details = [r for r in requests if r.callback == spider.parse_product]
+    details = [r for r in requests if r.callback == spider.parse_detail]
     assert [(r.url, r.meta["listing_id"]) for r in details] == [
         ("https://socialtradia.com/product/books-literature-instagram-page-12k/", "4829"),
         ("https://socialtradia.com/product/twitter-account-publishing-news-25k/", "4825"),
@@ -82,7 +72,7 @@ def test_a_page_seen_twice_asks_for_nothing_twice_and_is_no_layout_change(spider
 
 def test_every_field_of_a_handle_hit(spider) -> None:
     listings, _ = parsed(spider, page("search_gallimard.html", query="Gallimard"))
-    hit = through(spider, next(item for item in listings if item.listing_id == "4826"))
+    hit = through_pipelines(spider, next(item for item in listings if item.listing_id == "4826"), NOW)
     assert (hit.marketplace, hit.site) == ("socialtradia", "socialtradia.com")
     assert hit.url == "https://socialtradia.com/product/tiktok-gallimardjeunesse/"
     assert hit.title == "TikTok @gallimardjeunesse (1.8M Followers)"
@@ -101,19 +91,19 @@ def test_every_field_of_a_handle_hit(spider) -> None:
 
 def test_the_category_gives_the_platform_of_a_handle_the_title_names_alone(spider) -> None:
     listings, _ = parsed(spider, page("search_gallimard.html", query="Gallimard"))
-    hit = through(spider, next(item for item in listings if item.listing_id == "4827"))
+    hit = through_pipelines(spider, next(item for item in listings if item.listing_id == "4827"), NOW)
     assert (hit.asset, hit.asset_text) == ("instagram:gallimard.fr", "@gallimard.fr")
     assert (hit.followers, hit.price) == (4_200, Decimal("650.00"))
 
 
 def test_the_handle_is_read_from_the_product_page(spider) -> None:
-    [listing] = spider.parse_product(
+    [listing] = spider.parse_detail(
         page(
             "product_books_literature.html",
             "https://socialtradia.com/product/books-literature-instagram-page-12k/",
         )
     )
-    hit = through(spider, listing)
+    hit = through_pipelines(spider, listing, NOW)
     assert hit.listing_id == "4829"
     assert hit.url == "https://socialtradia.com/product/books-literature-instagram-page-12k/"
     assert "https://www.instagram.com/gallimard_officiel/" in hit.description
@@ -140,8 +130,8 @@ def test_the_brands_own_instagram_is_not_reported_and_a_sold_account_is(spider) 
     official, sold = listings
     assert official.asset == "instagram:gallimard"
     with pytest.raises(DropItem):
-        through(spider, official)
-    hit = through(spider, sold)
+        through_pipelines(spider, official, NOW)
+    hit = through_pipelines(spider, sold, NOW)
     assert (hit.asset, hit.status, hit.price) == ("tiktok:gallimard_livres", "sold", Decimal("750.00"))
 
 
@@ -185,7 +175,7 @@ def test_a_cloudflare_challenge_is_counted_as_blocked_not_as_no_results(spider) 
 
 
 def test_a_challenge_instead_of_a_product_page_is_counted_as_blocked(spider) -> None:
-    assert list(spider.parse_product(page("blocked.html", status=403))) == []
+    assert list(spider.parse_detail(page("blocked.html", status=403))) == []
     assert spider.crawler.stats.get_value("brandcrawl/pages/blocked") == 1
 
 
@@ -205,7 +195,7 @@ def test_a_real_zero_results_page_is_fine(spider) -> None:
 def test_pagination_stops_at_max_pages(spider) -> None:
     spider.max_pages = 2
     _, requests = parsed(spider, page("search_gallimard.html", query="Gallimard", page=2))
-    assert all(r.callback == spider.parse_product for r in requests)
+    assert all(r.callback == spider.parse_detail for r in requests)
 
 
 # --- whole crawls of the replica
@@ -215,28 +205,6 @@ def test_pagination_stops_at_max_pages(spider) -> None:
 def replica() -> Iterator[ReplicaMarketplace]:
     with ReplicaMarketplace(apps=[SocialTradiaApp]) as server:
         yield server
-
-
-def settings(watch_path: Path, db_url: str) -> dict:
-    return project_settings(BRANDCRAWL_WATCH=str(watch_path), BRANDCRAWL_DB_URL=db_url)
-
-
-def count_rows(db_url: str, model: type) -> int:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return session.scalar(select(func.count()).select_from(model))
-    finally:
-        store.close()
-
-
-def runs(db_url: str) -> list[CrawlRun]:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return list(session.scalars(select(CrawlRun)))
-    finally:
-        store.close()
 
 
 HITS = {
@@ -252,7 +220,7 @@ HITS = {
 @deferred_f_from_coro_f
 async def test_a_crawl_finds_the_handles_on_sale(replica, watch_path: Path, db_url: str) -> None:
     result = await crawl(
-        SocialTradiaSpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+        SocialTradiaSpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
     )
     assert {item.listing_id: item.asset for item in result.items} == HITS
     assert "4824" not in {item.listing_id for item in result.items}, "the brand's own @gallimard"
@@ -280,19 +248,19 @@ async def test_a_crawl_finds_the_handles_on_sale(replica, watch_path: Path, db_u
     stats = result.stats
     assert stats["brandcrawl/run/status"] == "ok"
     assert stats["brandcrawl/hits/matched"] == len(HITS)
-    assert count_rows(db_url, ListingRow) == len(HITS)
+    assert count(db_url, ListingRow) == len(HITS)
 
 
 @deferred_f_from_coro_f
 async def test_a_cloudflare_challenge_is_a_blocked_crawl(replica, watch_path: Path, db_url: str) -> None:
     replica.blocked = True
     result = await crawl(
-        SocialTradiaSpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+        SocialTradiaSpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
     )
     assert result.items == []
     assert result.stats["brandcrawl/pages/blocked"] == 6  # 2 searches, 4 categories
     assert result.stats["brandcrawl/run/status"] == "blocked"
-    [run] = runs(db_url)
+    [run] = rows(db_url, CrawlRun)
     assert run.status == "blocked"
 
 
@@ -301,23 +269,23 @@ async def test_a_layout_change_is_a_broken_crawl_that_keeps_what_was_stored(
     replica, watch_path: Path, db_url: str
 ) -> None:
     base_url = f"{replica.base_url}/{{site}}"
-    first = await crawl(SocialTradiaSpider, settings(watch_path, db_url), base_url=base_url)
+    first = await crawl(SocialTradiaSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     replica.layout_changed = True
-    second = await crawl(SocialTradiaSpider, settings(watch_path, db_url), base_url=base_url)
+    second = await crawl(SocialTradiaSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     assert second.stats["brandcrawl/run/status"] == "broken"
     assert second.stats["brandcrawl/pages/unexpected_empty"] >= 1
-    assert count_rows(db_url, ListingRow) == len(first.items) == len(HITS)
-    assert [run.status for run in runs(db_url)] == ["ok", "broken"]
+    assert count(db_url, ListingRow) == len(first.items) == len(HITS)
+    assert [run.status for run in rows(db_url, CrawlRun)] == ["ok", "broken"]
 
 
 @deferred_f_from_coro_f
 async def test_a_second_crawl_records_a_new_price_and_a_sale(replica, watch_path: Path, db_url: str) -> None:
     base_url = f"{replica.base_url}/{{site}}"
-    await crawl(SocialTradiaSpider, settings(watch_path, db_url), base_url=base_url)
+    await crawl(SocialTradiaSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     replica.apps["socialtradia"].update("tiktok-gallimardjeunesse", price="2,900.00", in_stock=False)
-    second = await crawl(SocialTradiaSpider, settings(watch_path, db_url), base_url=base_url)
+    second = await crawl(SocialTradiaSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     assert second.stats["brandcrawl/hits/new"] == 0
-    assert count_rows(db_url, ListingRow) == len(HITS)
+    assert count(db_url, ListingRow) == len(HITS)
     store = Store(db_url)
     try:
         with store.session() as session:

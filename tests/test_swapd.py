@@ -15,16 +15,24 @@ from scrapy.exceptions import DropItem
 from scrapy.http import HtmlResponse, TextResponse
 from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select
 
 from brandcrawl.items import Listing
 from brandcrawl.pipelines import MatchPipeline, NormalizePipeline
 from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.replica.swapd import SwapdApp
-from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, ListingChange, ListingRow
 from spiders.swapd import SwapdSpider, cooked_text
-from tests.conftest import WATCH, crawl, project_settings
+from tests.conftest import (
+    WATCH,
+    count,
+    crawl,
+    crawl_settings,
+    parsed,
+    parsing_spider,
+    project_settings,
+    rows,
+    stat,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "swapd"
 ROOT = "https://swapd.co"
@@ -46,11 +54,7 @@ EXCLUDED = "480533"  # "Gallimard La Pléiade": an exclusion phrase of the watch
 
 @pytest.fixture
 def spider(watch_path: Path) -> SwapdSpider:
-    crawler = get_crawler(SwapdSpider, project_settings(BRANDCRAWL_WATCH=str(watch_path)))
-    crawler.stats.open_spider()
-    spider = SwapdSpider.from_crawler(crawler)
-    crawler.spider = spider
-    return spider
+    return parsing_spider(SwapdSpider, watch_path)
 
 
 def response(name: str, url: str, status: int = 200, **meta: Any) -> TextResponse:
@@ -83,13 +87,8 @@ def topic_page(name: str, category: str | None = "instagram", **changes: Any) ->
     return TextResponse(url=url, body=json.dumps(data).encode(), encoding="utf-8", request=request)
 
 
-def parsed(spider: SwapdSpider, page: TextResponse) -> tuple[list[Listing], list[Request]]:
-    output = list(spider.parse(page))
-    return [o for o in output if isinstance(o, Listing)], [o for o in output if isinstance(o, Request)]
-
-
 def topic_listing(spider: SwapdSpider, page: TextResponse) -> Listing:
-    [listing] = spider.parse_topic(page)
+    [listing] = spider.parse_detail(page)
     listing.seen_at = NOW
     return listing
 
@@ -104,10 +103,6 @@ def matched(spider: SwapdSpider, listing: Listing) -> Listing:
     return listing
 
 
-def stat(spider: SwapdSpider, name: str) -> Any:
-    return spider.crawler.stats.get_value(name)
-
-
 # --- results pages
 
 
@@ -118,7 +113,7 @@ def test_a_category_page_asks_for_each_listing_topic_and_the_next_page(spider: S
     # The pinned "About the Instagram category" topic is no listing.
     assert [r.url for r in topics] == [f"{ROOT}/t/{i}.json" for i in ("482311", "482140", "480876")]
     assert {r.meta["category"] for r in topics} == {"instagram"}
-    assert all((r.callback, r.errback) == (spider.parse_topic, spider.detail_failed) for r in topics)
+    assert all((r.callback, r.errback) == (spider.parse_detail, spider.detail_failed) for r in topics)
     # Discourse links the next page's HTML address ("/c/instagram/12?page=1"): its JSON is asked for.
     assert next_page.url == f"{ROOT}/c/instagram/12.json?page=1"
     assert (next_page.meta["page"], next_page.meta["category"]) == (2, "instagram/12")
@@ -339,7 +334,7 @@ def test_a_challenge_page_is_counted_as_blocked_not_as_no_results(spider: SwapdS
 
 def test_a_challenge_instead_of_a_topic_is_counted_as_blocked(spider: SwapdSpider) -> None:
     page = response("blocked.html", f"{ROOT}/t/482311.json", status=403)
-    assert list(spider.parse_topic(page)) == []
+    assert list(spider.parse_detail(page)) == []
     assert stat(spider, "brandcrawl/pages/blocked") == 1
 
 
@@ -372,7 +367,7 @@ def test_a_changed_api_is_a_parse_error_not_no_results(spider: SwapdSpider, page
 
 def test_a_topic_in_a_changed_shape_is_a_parse_error(spider: SwapdSpider) -> None:
     page = topic_page("topic_482311.json", post_stream={"items": []})
-    assert list(spider.parse_topic(page)) == []
+    assert list(spider.parse_detail(page)) == []
     assert stat(spider, "brandcrawl/parse_errors") == 1
 
 
@@ -454,34 +449,12 @@ def swapd_replica() -> Any:
         yield server
 
 
-def settings(watch_path: Path, db_url: str, **overrides: object) -> dict:
-    return project_settings(BRANDCRAWL_WATCH=str(watch_path), BRANDCRAWL_DB_URL=db_url, **overrides)
-
-
-def rows(db_url: str, model: type) -> list:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return list(session.scalars(select(model)))
-    finally:
-        store.close()
-
-
-def count(db_url: str, model: type) -> int:
-    store = Store(db_url)
-    try:
-        with store.session() as session:
-            return session.scalar(select(func.count()).select_from(model))
-    finally:
-        store.close()
-
-
 @deferred_f_from_coro_f
 async def test_a_crawl_finds_the_handle_sales_and_stores_them(
     swapd_replica: ReplicaMarketplace, watch_path: Path, db_url: str
 ) -> None:
     result = await crawl(
-        SwapdSpider, settings(watch_path, db_url), base_url=f"{swapd_replica.base_url}/{{site}}"
+        SwapdSpider, crawl_settings(watch_path, db_url), base_url=f"{swapd_replica.base_url}/{{site}}"
     )
 
     assert {item.listing_id: item.asset for item in result.items} == HITS
@@ -548,11 +521,11 @@ async def test_a_second_crawl_records_a_new_price(
     swapd_replica: ReplicaMarketplace, watch_path: Path, db_url: str
 ) -> None:
     base_url = f"{swapd_replica.base_url}/{{site}}"
-    await crawl(SwapdSpider, settings(watch_path, db_url), base_url=base_url)
+    await crawl(SwapdSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     app = swapd_replica.apps["swapd"]
     assert isinstance(app, SwapdApp)
     app.update(482140, cooked="<p>Compte Instagram @gallimard.fr, 1,8 M abonnés.</p><p>Prix : 2 100 €</p>")
-    second = await crawl(SwapdSpider, settings(watch_path, db_url), base_url=base_url)
+    second = await crawl(SwapdSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     assert second.stats["brandcrawl/hits/new"] == 0
     assert count(db_url, ListingRow) == len(HITS)
     # Compared as numbers: the store writes the new value as the item has it ("2100"), the old one as read
@@ -567,7 +540,7 @@ async def test_a_challenge_is_a_blocked_crawl_not_zero_hits(
 ) -> None:
     swapd_replica.blocked = True
     result = await crawl(
-        SwapdSpider, settings(watch_path, db_url), base_url=f"{swapd_replica.base_url}/{{site}}"
+        SwapdSpider, crawl_settings(watch_path, db_url), base_url=f"{swapd_replica.base_url}/{{site}}"
     )
     assert result.items == []
     assert result.stats["brandcrawl/pages/blocked"] == 6, "2 searches and 4 categories"
@@ -582,9 +555,9 @@ async def test_a_changed_api_is_a_broken_crawl_and_loses_nothing_stored(
     swapd_replica: ReplicaMarketplace, watch_path: Path, db_url: str
 ) -> None:
     base_url = f"{swapd_replica.base_url}/{{site}}"
-    await crawl(SwapdSpider, settings(watch_path, db_url), base_url=base_url)
+    await crawl(SwapdSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     swapd_replica.layout_changed = True
-    result = await crawl(SwapdSpider, settings(watch_path, db_url), base_url=base_url)
+    result = await crawl(SwapdSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     assert result.items == []
     assert result.stats["brandcrawl/parse_errors"] == 6
     assert count(db_url, ListingRow) == len(HITS), "yesterday's listings are kept"
@@ -602,7 +575,7 @@ async def test_discourses_stock_robots_txt_leaves_the_categories(watch_path: Pat
     )
     with ReplicaMarketplace(apps=[SwapdApp], robots_txt=robots_txt) as replica:
         result = await crawl(
-            SwapdSpider, settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
+            SwapdSpider, crawl_settings(watch_path, db_url), base_url=f"{replica.base_url}/{{site}}"
         )
         assert not any("/search.json" in path for path in replica.requests)
         assert any(path.startswith("/swapd.co/c/") for path in replica.requests)
@@ -619,7 +592,9 @@ async def test_search_off_reads_the_categories_only_and_is_healthy(tmp_path: Pat
     watch.write_text(WATCH + "\n[marketplaces.swapd]\nsearch = false\n", encoding="utf-8")
     robots_txt = "User-agent: *\nDisallow: /swapd.co/search\n"
     with ReplicaMarketplace(apps=[SwapdApp], robots_txt=robots_txt) as replica:
-        result = await crawl(SwapdSpider, settings(watch, db_url), base_url=f"{replica.base_url}/{{site}}")
+        result = await crawl(
+            SwapdSpider, crawl_settings(watch, db_url), base_url=f"{replica.base_url}/{{site}}"
+        )
     assert {item.listing_id for item in result.items} == set(HITS)
     assert result.stats["brandcrawl/run/status"] == "ok"
     assert "robotstxt/forbidden" not in result.stats
@@ -630,13 +605,13 @@ async def test_a_hit_gone_from_the_forum_is_revisited_and_found_gone(
     swapd_replica: ReplicaMarketplace, watch_path: Path, db_url: str
 ) -> None:
     base_url = f"{swapd_replica.base_url}/{{site}}"
-    first = await crawl(SwapdSpider, settings(watch_path, db_url), base_url=base_url)
+    first = await crawl(SwapdSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     assert "brandcrawl/revisits/sent" not in first.stats
     app = swapd_replica.apps["swapd"]
     assert isinstance(app, SwapdApp)
     app.remove(482250)  # deleted by staff: Discourse answers 404
 
-    second = await crawl(SwapdSpider, settings(watch_path, db_url), base_url=base_url)
+    second = await crawl(SwapdSpider, crawl_settings(watch_path, db_url), base_url=base_url)
     assert second.stats["brandcrawl/revisits/sent"] == 1
     assert second.stats["brandcrawl/revisits/gone"] == 1
     assert "/swapd.co/t/482250.json" in swapd_replica.requests
