@@ -111,11 +111,11 @@ class SearchSpider(scrapy.Spider):
     def configure(self, watch: WatchConfig, environ: Mapping[str, str] = os.environ) -> None:
         table = watch.marketplaces.get(self.marketplace_name)
         self.base_url = self.base_url or (table.base_url if table else None) or self.default_base_url
-        if self.base_url != self.default_base_url:
-            # A mirror or the replica: let the offsite filter accept its host too.
-            host = urlsplit(self.base_url.replace("{site}", "site")).hostname
-            self.allowed_domains = [*self.allowed_domains, *([host] if host else [])]
         self.sites = self._choose_sites(self.requested_sites or (table.sites if table else None))
+        if self.base_url != self.default_base_url:
+            # A mirror or the replica: let the offsite filter accept its hosts too ({site} may be in one).
+            hosts = {urlsplit(self.site_root(site)).hostname for site in self.sites}
+            self.allowed_domains = [*self.allowed_domains, *sorted(host for host in hosts if host)]
         self.max_pages = int(self.requested_max_pages or watch.max_pages_for(self.marketplace_name))
         if self.max_pages < 1:
             raise ValueError(f"max_pages must be at least 1, got {self.max_pages}")
@@ -358,7 +358,7 @@ class SearchSpider(scrapy.Spider):
         return scrapy.Request(
             stored.url,
             callback=self.parse_revisit,
-            errback=self.search_failed,
+            errback=self.revisit_failed,
             meta={
                 "listing": listing_from_row(stored),
                 "site": stored.site,
@@ -383,10 +383,24 @@ class SearchSpider(scrapy.Spider):
         listing.status, listing.seen_at = status, datetime.now(UTC)
         yield listing
 
+    def revisit_failed(self, failure: Failure) -> None:
+        """A revisit that could not be had: the listing keeps its status; no search was lost."""
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            return  # robots.txt or the offsite filter, counted by Scrapy
+        self.crawler.stats.inc_value("brandcrawl/revisits/failed")
+        self.logger.info("could not revisit %s: %s", failure.request.url, failure.getErrorMessage())  # type: ignore[attr-defined]
+
     def revisit_status(self, response: TextResponse) -> str | None:
-        """ "active", "ended" or "sold", as a listing's own page says; None when it cannot tell (the
-        default: only a 404 or 410 is read, as "gone")."""
-        return None
+        """ "active", "ended", "sold" or "gone", as a listing's own page says; None when it cannot
+        tell. By default the spider's ``detail_listing`` reads the page: no listing there is gone."""
+        if type(self).detail_listing is SearchSpider.detail_listing:
+            return None  # the results page is all this spider reads: only a 404 or 410 tells
+        try:
+            listing = self.detail_listing(response, self.site_for(response), datetime.now(UTC))
+        except PAGE_ERRORS as error:
+            self.logger.info("could not read the revisited %s: %s", response.url, error)
+            return None
+        return listing.status if listing is not None else "gone"
 
     def is_blocked(self, response: TextResponse) -> bool:
         title = (response.css("title::text").get() or "").casefold()

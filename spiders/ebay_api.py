@@ -12,7 +12,8 @@ Listings get eBay's legacy item id, as on the search pages, so a listing read bo
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from time import monotonic
@@ -24,8 +25,10 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
+from brandcrawl.config import WatchConfig
 from brandcrawl.items import Listing
 from brandcrawl.normalize import to_utc
+from brandcrawl.storage.models import ListingRow
 from spiders._base import PageFormatError, SearchSpider, Site
 from spiders.ebay import ACCOUNT_WORDS, EbaySpider
 
@@ -74,6 +77,17 @@ class EbayApiSpider(SearchSpider):
         self._token_generation = 0  # which token a search carries: a 401 with an older one is stale
         self._renewing = False
         self._waiting: list[scrapy.Request] = []  # searches refused with the current token
+
+    def configure(self, watch: WatchConfig, environ: Mapping[str, str] = os.environ) -> None:
+        # [marketplaces.ebay] base_url mirrors eBay's pages: the keyset goes to the API host, or to
+        # a base_url given to this spider itself (-a base_url, the replica).
+        self.base_url = self.base_url or self.default_base_url
+        super().configure(watch, environ)
+
+    def revisit_request(self, stored: ListingRow) -> None:
+        """No revisits: they would fetch eBay's pages, which this spider, reading an API, does not
+        check against robots.txt (the pages spider does revisit)."""
+        return None
 
     def site_root(self, site: Site) -> str:
         # Every country site is searched on the one API host; the marketplace is a header.
@@ -300,7 +314,7 @@ class EbayApiSpider(SearchSpider):
         if not amount:
             return None
         try:
-            return Decimal(amount["value"]), amount["currency"]
+            return Decimal(str(amount["value"])), amount["currency"]
         except InvalidOperation as error:
             raise PageFormatError(f"not an amount: {amount['value']!r}") from error
 

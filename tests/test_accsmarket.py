@@ -15,7 +15,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from brandcrawl.items import Listing
 from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.replica.accsmarket import AccsMarketApp
-from brandcrawl.storage.models import CrawlRun, Hit, ListingRow
+from brandcrawl.storage.models import CrawlRun, Hit, ListingChange, ListingRow
 from spiders.accsmarket import AccsMarketSpider
 from tests.conftest import (
     count,
@@ -320,3 +320,20 @@ async def test_a_layout_change_is_a_broken_crawl_and_loses_no_stored_hit(
     runs = sorted(rows(db_url, CrawlRun), key=lambda run: run.id)
     assert [run.status for run in runs] == ["ok", "broken"]
     assert "layout" in runs[1].detail
+
+
+@deferred_f_from_coro_f
+async def test_a_listing_removed_from_the_site_is_revisited_and_found_gone(
+    replica: ReplicaMarketplace, watch_path: Path, db_url: str
+) -> None:
+    await crawl_replica(replica, watch_path, db_url)
+    app = replica.apps["accsmarket"]
+    assert isinstance(app, AccsMarketApp)
+    # Off its list, and its page says "has been removed" with a 200, as the site does.
+    app.replace([item for item in app.listings() if item.listing_id != "431210"])
+    app.gone.add("431210")
+
+    second = await crawl_replica(replica, watch_path, db_url)
+    assert second.stats["brandcrawl/revisits/gone"] == 1
+    changes = {(c.field, c.old_value, c.new_value) for c in rows(db_url, ListingChange)}
+    assert changes == {("status", "active", "gone")}

@@ -1,6 +1,7 @@
 """Every registered spider starts, takes base_url, and sends its requests there."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from scrapy import Spider
@@ -67,3 +68,33 @@ async def test_spider_starts_on_the_given_base_url(
         assert [request.callback is not None for request in requests] == [True], "log in first, then search"
     else:
         assert all(request.callback is None for request in requests), "search pages go to parse()"
+
+
+@pytest.mark.parametrize("name", SPIDER_NAMES)
+def test_a_mirror_with_the_site_in_its_host_is_not_offsite(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spider_class = LOADER.load(name)
+    watch = watch_with_credentials(tmp_path, spider_class, monkeypatch)
+    crawler = get_crawler(spider_class, project_settings(BRANDCRAWL_WATCH=str(watch)))
+    spider = spider_class.from_crawler(crawler, base_url="https://{site}.mirror.test")
+    for site in spider.sites:
+        assert urlsplit(spider.site_root(site)).hostname in spider.allowed_domains
+
+
+def test_the_ebay_api_keyset_never_goes_to_the_pages_mirror(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spider_class = LOADER.load("ebay_api")
+    watch = watch_with_credentials(tmp_path, spider_class, monkeypatch)
+    watch.write_text(
+        watch.read_text().replace(
+            "[marketplaces.ebay]", '[marketplaces.ebay]\nbase_url = "https://mirror.test/{site}"'
+        ),
+        encoding="utf-8",
+    )
+    spider = spider_class.from_crawler(
+        get_crawler(spider_class, project_settings(BRANDCRAWL_WATCH=str(watch)))
+    )
+    assert spider.base_url == "https://{site}"
+    assert {urlsplit(spider.site_root(site)).hostname for site in spider.sites} == {"api.ebay.com"}
