@@ -50,5 +50,6 @@ class Listing:
     price_is_range: bool = False
     bid_count: int | None = None
     end_time: datetime | None = None
-    status: str = "active"  # active | ended
+    # active | ended | sold | gone; None: the page read does not say (the stored status stays).
+    status: str | None = "active"
     matches: list[dict[str, Any]] = field(default_factory=list)

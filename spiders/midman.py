@@ -76,6 +76,7 @@ class MidManSpider(WooCommerceSpider):
             category=texts(card, ".product-topic ::text") or None,
             followers_text=texts(card, ".list-follow ::text") or None,
             price_text=price_text(card.css(".price")),
+            status=None,  # a card does not say whether the account sold: its own page does
             details=_parse_details(card, platform),
             **handle_asset(platform, handle, handle_field=True),
         )
@@ -90,7 +91,9 @@ class MidManSpider(WooCommerceSpider):
         meta = [clean_text(item.xpath(".//text()").getall()) for item in product.css(".list-meta li")]
         seller = product.css(".name-author a")
         url = product_url(response, response.url)
-        details = _parse_details(product, platform)
+        # Scoped: WooCommerce puts related products, with their own prices, inside the product too.
+        price = product.css(".widget-product-price")
+        details = _parse_details(price, platform)
         if seller_url := seller.attrib.get("href"):
             details["seller_url"] = seller_url
         return self.listing(
@@ -102,7 +105,7 @@ class MidManSpider(WooCommerceSpider):
             description=clean_text(product.xpath(DESCRIPTION).getall()) or None,
             category=meta[-1] if len(meta) > 1 else None,
             followers_text=meta[0] if meta else None,
-            price_text=price_text(product.css(".price")),
+            price_text=price_text(price.css(".price")),
             seller=texts(seller, "::text") or None,
             status="sold" if product.css(".stock.out-of-stock") else "active",
             details=details,

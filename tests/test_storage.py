@@ -166,3 +166,15 @@ def test_a_price_read_without_cents_is_no_change(store: Store) -> None:
             "2100.00",
             "2500.00",
         )
+
+
+def test_a_page_that_does_not_say_the_status_keeps_the_stored_one(store: Store) -> None:
+    store.save_listings([gallimard_listing("1", NOW, status="sold")], NOW)
+    result = store.save_listings([gallimard_listing("1", NOW, status=None)], NOW)
+    assert result.changes == 0
+    store.save_listings([gallimard_listing("2", NOW, status=None)], NOW)
+    with store.session() as session:
+        assert dict(session.execute(select(ListingRow.listing_id, ListingRow.status)).all()) == {
+            "1": "sold",
+            "2": "active",
+        }

@@ -138,7 +138,7 @@ class Store:
             if (before := existing.get(key)) is None:
                 result.new_listings += 1
                 old = ended_before.get((item["marketplace"], item.get("asset")))
-                if old and old[0] != pks[key] and item.get("status") == "active":
+                if old and old[0] != pks[key] and item.get("status") in ("active", None):
                     # The handle or domain whose listing ended is offered again, under a new listing.
                     changes.append(_change(pks[key], "status", old[1], item.get("status"), now))
             else:
@@ -283,6 +283,8 @@ def _listing_values(item: ItemAdapter, before: ListingRow | None) -> dict[str, A
     if values["price"] is not None:
         # As the column stores it, so that "2100" read now and "2100.00" stored are no change.
         values["price"] = Decimal(values["price"]).quantize(_CENT)
+    if values["status"] is None:
+        values["status"] = before.status if before is not None else "active"
     if before is None:
         return values
     if before.site and values["site"] != before.site:
