@@ -30,9 +30,14 @@ _PLATFORM_WORDS = {
     "twitch": ("twitch",),
     "snapchat": ("snapchat", "snap"),
 }
+# Paths of the platforms that are pages of theirs, not accounts (facebook.com/profile.php?id=…).
+_NOT_HANDLES = (
+    "profile.php|watch|channel|c|user|pages|groups|p|reel|reels|explore|hashtag|search|share|status|"
+    "intent|home|i|login|shorts|playlist|results|video|tag|discover|directory|videos"
+)
 _PROFILE_URL = re.compile(
-    r"(?:https?://)?(?:www\.)?(twitter\.com|x\.com|instagram\.com|tiktok\.com/@?|youtube\.com/@?|"
-    r"facebook\.com|twitch\.tv)/@?([A-Za-z0-9._]{2,30})",
+    r"(?:https?://)?(?:www\.|m\.)?(twitter\.com|x\.com|instagram\.com|tiktok\.com/@?|youtube\.com/@?|"
+    rf"facebook\.com|twitch\.tv)/@?(?!(?:{_NOT_HANDLES})(?![A-Za-z0-9._]))([A-Za-z0-9._]{{2,30}})",
     re.IGNORECASE,
 )
 _HOST_PLATFORM = {
@@ -115,7 +120,7 @@ def extract_assets(text: str, context: str = "") -> list[Asset]:
         assets.setdefault(value, Asset("handle", value, found.group(0)))
     for found in _DOMAIN.finditer(text):
         domain = found.group(1).lower().removeprefix("www.")
-        if domain not in _PLATFORM_DOMAINS:
+        if not any(domain == own or domain.endswith(f".{own}") for own in _PLATFORM_DOMAINS):
             assets.setdefault(domain, Asset("domain", domain, found.group(1)))
     return list(assets.values())
 

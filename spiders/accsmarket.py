@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.http import TextResponse
 
+from brandcrawl.assets import extract_assets
 from brandcrawl.config import WatchConfig
 from brandcrawl.items import Listing
 from spiders._base import PageFormatError, Site, clean_text, texts
@@ -81,8 +82,10 @@ class AccsMarketSpider(ShopSpider):
             raise PageFormatError("no title on the listing's page")
         niche, _, link = clean_text(response.xpath(NICHE_AND_LINK).getall()).partition("|")
         followers, income, expense = self._parse_figures(response)
-        platform = PLATFORMS.get(response.meta.get("category") or "")
-        handle = self._parse_handle(link.strip())
+        price = clean_text(response.xpath(PRICE).getall()) or None
+        if not link.strip() and followers is None and price is None:
+            raise PageFormatError("neither the account, its followers nor its price where they were")
+        asset = self._parse_asset(link.strip(), PLATFORMS.get(response.meta.get("category") or ""))
         return Listing(
             marketplace=self.marketplace_name,
             site=site.domain,
@@ -91,14 +94,14 @@ class AccsMarketSpider(ShopSpider):
             title=title,
             seen_at=seen_at,
             default_currency=site.currency,
-            asset_kind="handle" if platform and handle else "other",
-            asset=f"{platform}:{handle.lower()}" if platform and handle else None,
+            asset_kind="handle" if asset else "other",
+            asset=asset,
             asset_text=link.strip() or None,
             description=clean_text(response.xpath(DESCRIPTION).getall()) or None,
             category=niche.strip() or None,
             sale_method="fixed",
             followers_text=followers,
-            price_text=clean_text(response.xpath(PRICE).getall()) or None,
+            price_text=price,
             seller=texts(response, ".right-top__name .bold ::text") or None,
             details={
                 **self._parse_facts(response),
@@ -117,13 +120,15 @@ class AccsMarketSpider(ShopSpider):
         return found[1]
 
     @staticmethod
-    def _parse_handle(link: str) -> str | None:
-        """The handle in "https://twitter.com/Gallimard", "instagram.com/gallimard.fr/" or "@gallimard";
-        None for a link that names no single account (a YouTube /channel/UC… address)."""
+    def _parse_asset(link: str, platform: str | None) -> str | None:
+        """ "platform:handle" from "https://twitter.com/Gallimard" (the address's platform wins over
+        the list's) or "@gallimard" (the list's platform); None for an address naming no single
+        account (a YouTube /channel/UC…, facebook.com/profile.php?id=…)."""
+        handles = [asset for asset in extract_assets(link) if asset.kind == "handle"]
         if "/" in link:
-            link = urlsplit(link if "//" in link else f"//{link}").path.strip("/")
+            return handles[0].value if handles and ":" in (handles[0].value or "") else None
         handle = link.removeprefix("@")
-        return handle if HANDLE.fullmatch(handle) else None
+        return f"{platform}:{handle.lower()}" if platform and HANDLE.fullmatch(handle) else None
 
     @staticmethod
     def _parse_figures(response: TextResponse) -> tuple[str | None, str | None, str | None]:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from brandcrawl.assets import extract_asset
+from brandcrawl.assets import extract_asset, extract_assets
 
 
 @pytest.mark.parametrize(
@@ -28,3 +28,22 @@ from brandcrawl.assets import extract_asset
 def test_extract_asset(title: str, kind: str, value: str | None) -> None:
     asset = extract_asset(title)
     assert (asset.kind, asset.value) == (kind, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("page https://www.facebook.com/profile.php?id=100064", []),  # no account name in the address
+        ("https://youtube.com/watch?v=abc", []),
+        ("instagram.com/p/Cx12/ and x.com/i/status/1", []),
+        ("https://m.facebook.com/gallimard.livres", ["facebook:gallimard.livres"]),
+        ("twitter.com/Gallimard/status/123", ["x:gallimard"]),
+        (
+            "IG @gallimard_officiel, also TikTok @gallimard.fr",
+            ["instagram:gallimard_officiel", "tiktok:gallimard.fr"],
+        ),
+        ("x.com/@Gallimard", ["x:gallimard"]),  # once, though written with an @
+    ],
+)
+def test_extract_assets(text: str, values: list[str]) -> None:
+    assert [asset.value for asset in extract_assets(text)] == values
