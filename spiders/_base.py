@@ -403,6 +403,8 @@ class SearchSpider(scrapy.Spider):
         return listing.status if listing is not None else "gone"
 
     def is_blocked(self, response: TextResponse) -> bool:
+        if response.headers.get("cf-mitigated") == b"challenge":
+            return True  # Cloudflare marks its challenge so, whatever the page says
         title = (response.css("title::text").get() or "").casefold()
         return any(marker.casefold() in title for marker in self.block_titles)
 

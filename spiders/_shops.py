@@ -1,5 +1,5 @@
-"""Account shops (Accs-market, Fameswap): results pages that link to each listing's own page, which
-alone says what is sold, and a site behind Cloudflare.
+"""Account shops behind Cloudflare (Accs-market, Fameswap, and the WooCommerce shops in _wordpress.py),
+whose listings are read on their own pages where the results page does not say enough.
 
 Cloudflare answers a crawler it stops with 403: its managed challenge ("Just a moment...", marked by a
 ``cf-mitigated: challenge`` header) and its firewall's block page ("Attention Required!"). Scrapy drops
@@ -28,8 +28,4 @@ class ShopSpider(SearchSpider):
     custom_settings: ClassVar[dict[str, Any]] = CLOUDFLARE_SETTINGS
 
     def is_blocked(self, response: TextResponse) -> bool:
-        return (
-            response.status == 403
-            or response.headers.get("cf-mitigated") == b"challenge"
-            or super().is_blocked(response)
-        )
+        return response.status == 403 or super().is_blocked(response)

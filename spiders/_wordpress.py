@@ -24,7 +24,8 @@ from scrapy.http import TextResponse
 
 from brandcrawl.assets import canonical_platform
 from brandcrawl.items import Listing
-from spiders._base import PageFormatError, SearchSpider, Site, clean_text
+from spiders._base import PageFormatError, Site, clean_text
+from spiders._shops import CLOUDFLARE_TITLES, ShopSpider
 
 PLATFORMS = frozenset({"x", "instagram", "tiktok", "youtube", "facebook", "twitch", "snapchat"})
 # WordPress's body class on any product's own page, whatever the theme.
@@ -37,14 +38,11 @@ _HANDLE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._]{0,28}[A-Za-z0-9_])?")
 _AT_HANDLE = re.compile(rf"(?<![\w.])@({_HANDLE.pattern})")
 
 
-class WooCommerceSpider(SearchSpider):
+class WooCommerceSpider(ShopSpider):
     """A WooCommerce shop of social-media accounts: one product per account, sold at a fixed price."""
 
     default_base_url = "https://{site}"
-    block_titles = ("Just a moment", "Attention Required", "Access denied")
-    # Cloudflare answers its challenge with a 403: let it reach parse(), which counts it as a
-    # challenge, instead of Scrapy dropping it as an HTTP error that reads as "no results".
-    custom_settings: ClassVar[dict[str, Any]] = {"HTTPERROR_ALLOWED_CODES": [403]}
+    block_titles = (*CLOUDFLARE_TITLES, "Access denied")
     #: Read by category_url(): where a category's listing is, ``{category}`` its slug.
     category_path: ClassVar[str] = "/product-category/{category}/"
 
@@ -53,13 +51,6 @@ class WooCommerceSpider(SearchSpider):
 
     def category_url(self, site: Site, category: str) -> str:
         return self.site_root(site) + self.category_path.format(category=quote(category))
-
-    def is_blocked(self, response: TextResponse) -> bool:
-        return (
-            response.status == 403
-            or response.headers.get(b"cf-mitigated") == b"challenge"
-            or super().is_blocked(response)
-        )
 
     def listings(
         self, response: TextResponse, site: Site, seen_at: datetime

@@ -122,7 +122,7 @@ class FlippaSpider(SearchSpider):
 
     def is_blocked(self, response: TextResponse) -> bool:
         if response.headers.get("cf-mitigated") == b"challenge":
-            return True
+            return True  # before the title test, which parsel cannot run on JSON
         # A JSON answer has no <title> (and parsel refuses CSS on JSON).
         return not _is_json(response) and super().is_blocked(response)
 

@@ -54,9 +54,8 @@ class MidManSpider(WooCommerceSpider):
             if platform is None:
                 # A search result: without its section the handle's platform is unknown, and an official
                 # handle (instagram:@gallimard) is only told from a squatted one on the right platform.
-                # Once asked for (or read) already, the card itself: parse() then passes it over, and a
-                # page of such cards still counts as read, not as a layout change.
-                yield (self.detail_request(listing.url, listing.listing_id, response) or listing)
+                if request := self.detail_request(listing.url, listing.listing_id, response):
+                    yield request
             else:
                 yield listing
 

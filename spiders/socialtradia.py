@@ -59,9 +59,8 @@ class SocialTradiaSpider(WooCommerceSpider):
             listing = self._parse_card(card, response, site, seen_at)
             if not _names_a_handle(listing.title):
                 # Most titles name only the niche: the account's address is on the product's page.
-                # Once asked for (or read) already, the card itself: parse() then passes it over, and a
-                # page of such cards still counts as read, not as a layout change.
-                yield (self.detail_request(listing.url, listing.listing_id, response) or listing)
+                if request := self.detail_request(listing.url, listing.listing_id, response):
+                    yield request
             else:
                 yield listing
 

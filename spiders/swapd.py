@@ -97,9 +97,8 @@ class SwapdSpider(SearchSpider):
                 response,
                 category=self.category_slugs.get(category_id) or categories.get(category_id) or crawled,
             )
-            # A topic already asked for (it answers another query too) is yielded from the results
-            # page itself, for the base to drop as a repeat: the page still counts as read.
-            yield request or self._summary_listing(topic, site, seen_at)
+            if request:  # None: asked for already, as it answers another query too
+                yield request
 
     def detail_listing(self, response: TextResponse, site: Site, seen_at: datetime) -> Listing:
         """A topic's own JSON: its first post is the listing's text."""
@@ -140,16 +139,6 @@ class SwapdSpider(SearchSpider):
             seller=first.get("username") or None,
             status=self._parse_status(topic, title, tags),
             details=self._parse_details(topic, tags),
-        )
-
-    def _summary_listing(self, topic: dict[str, Any], site: Site, seen_at: datetime) -> Listing:
-        return Listing(
-            marketplace=self.marketplace_name,
-            site=site.domain,
-            listing_id=str(topic["id"]),
-            url=self._parse_url(topic, site),
-            title=_text(topic["title"]),
-            seen_at=seen_at,
         )
 
     @staticmethod
