@@ -142,7 +142,9 @@ class EbayApiSpider(SearchSpider):
             return False
         if response.status != 200:
             reason = REFUSED.format(error=_error_text(response))
-            stats.set_value("brandcrawl/needs_login", reason)
+            if self._token is None:
+                stats.set_value("brandcrawl/needs_login", reason)
+            # A renewal refused mid-run loses the searches waiting for it (counted), not the whole run.
             self.logger.error("%s: %s", self.marketplace_name, reason)
             return False
         try:

@@ -102,7 +102,7 @@ class FlippaSpider(SearchSpider):
     def _search_page_request(self, response: TextResponse) -> scrapy.Request:
         """The same search on the search page. Its URL is no API URL, so it never falls back again."""
         self.crawler.stats.inc_value("brandcrawl/flippa/fallback")
-        if response.status in (403, 429):
+        if response.status == 403:
             # Answered after all, from the search page: no refusal for the run's health.
             self.crawler.stats.inc_value("brandcrawl/responses/recovered")
         self.logger.warning(
@@ -113,11 +113,8 @@ class FlippaSpider(SearchSpider):
         )
         site = self.site_for(response)
         carried = {key: response.meta[key] for key in ("query", "category") if key in response.meta}
-        search = (
-            {"query[keyword]": carried["query"]}
-            if "query" in carried
-            else {"filter[property_type]": carried["category"]}
-        )
+        asked = parse_qs(urlsplit(response.url).query)
+        search = {key: asked[key][0] for key in ("query[keyword]", "filter[property_type]") if key in asked}
         return self.page_request(self._search_page_url(site, search), site, **carried)
 
     def is_blocked(self, response: TextResponse) -> bool:
@@ -248,7 +245,12 @@ class FlippaSpider(SearchSpider):
 
     def next_page(self, response: TextResponse) -> str | None:
         if _is_api(response.url):
-            return (response.json().get("links") or {}).get("next")
+            following = (response.json().get("links") or {}).get("next")
+            if not following:
+                return None
+            # The API names its own host: the next page is asked of the same base_url (a mirror).
+            query = urlsplit(following).query
+            return f"{self.site_root(self.site_for(response))}{API_PATH}" + (f"?{query}" if query else "")
         # The search page pages with page[number] in its own script; its STATE says how many match.
         parts = urlsplit(response.url)
         params = parse_qs(parts.query)

@@ -98,6 +98,15 @@ def test_every_api_listing(spider: FlippaSpider) -> None:
     assert stats(spider)["brandcrawl/pages/parsed"] == 1
 
 
+def test_the_apis_next_page_is_asked_of_the_mirror(watch_path: Path) -> None:
+    mirror = parsing_spider(FlippaSpider, watch_path, base_url="http://127.0.0.1:9/{site}")
+    _listings, requests = parsed(mirror, api_response())
+    assert [request.url for request in requests] == [
+        "http://127.0.0.1:9/flippa.com"
+        + API_URL.removeprefix("https://flippa.com").replace("number%5D=1", "number%5D=2")
+    ]
+
+
 def test_an_api_handle_hit_carries_every_field(spider: FlippaSpider) -> None:
     listing = through_pipelines(spider, by_id(parsed(spider, api_response())[0])["12204101"], NOW)
     assert (listing.marketplace, listing.site, listing.url) == (
