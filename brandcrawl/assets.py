@@ -49,7 +49,9 @@ _HOST_PLATFORM = {
     "facebook": "facebook",
     "twitch": "twitch",
 }
-_AT_HANDLE = re.compile(r"(?<![\w.])@([A-Za-z0-9_](?:[A-Za-z0-9._]{0,28}[A-Za-z0-9_])?)")
+# A handle as the platforms allow it (letters, digits, _ and inner dots, up to 30), and one written with @.
+HANDLE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._]{0,28}[A-Za-z0-9_])?")
+AT_HANDLE = re.compile(rf"(?<![\w.])@({HANDLE.pattern})")
 # "IG: gallimard_officiel", "TikTok - gallimard.fr": a platform's name, a colon or dash, the handle.
 _LABELLED_HANDLE = re.compile(
     r"\b(ig|insta|instagram|tiktok|tt|twitter|x|yt|youtube|fb|facebook|twitch|snap|snapchat)\s*[:\-–]\s*@?"
@@ -107,7 +109,7 @@ def extract_assets(text: str, context: str = "") -> list[Asset]:
         assets.setdefault(f"{_HOST_PLATFORM[host]}:{found.group(2).lower()}", Asset(
             "handle", f"{_HOST_PLATFORM[host]}:{found.group(2).lower()}", found.group(0)
         ))  # fmt: skip
-    for found in _AT_HANDLE.finditer(text):
+    for found in AT_HANDLE.finditer(text):
         platform = _platform_near(text, found.start(), context)
         handle = found.group(1).lower()
         value = f"{platform}:{handle}" if platform else f"@{handle}"

@@ -22,7 +22,7 @@ import scrapy
 from parsel import Selector, SelectorList
 from scrapy.http import TextResponse
 
-from brandcrawl.assets import canonical_platform
+from brandcrawl.assets import AT_HANDLE, HANDLE, canonical_platform
 from brandcrawl.items import Listing
 from spiders._base import PageFormatError, Site, clean_text
 from spiders._shops import CLOUDFLARE_TITLES, ShopSpider
@@ -34,8 +34,6 @@ PRODUCT_PAGE = "body.single-product"
 # WordPress's "Nothing found" section.
 NO_RESULTS = ".woocommerce-no-products-found, .nm-shop-no-products, section.no-results"
 _PRODUCT_CAT = re.compile(r"\bproduct_cat-([a-z0-9-]+)")
-_HANDLE = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9._]{0,28}[A-Za-z0-9_])?")
-_AT_HANDLE = re.compile(rf"(?<![\w.])@({_HANDLE.pattern})")
 
 
 class WooCommerceSpider(ShopSpider):
@@ -140,8 +138,8 @@ def handle_asset(platform: str | None, text: str, *, handle_field: bool = False)
     ``handle_field``: the text is the site's handle field, where a lone word is the handle even
     written without its "@".
     """
-    handles = [(found.group(0), found.group(1)) for found in _AT_HANDLE.finditer(text)]
-    if not handles and handle_field and (bare := _HANDLE.fullmatch(text.strip())):
+    handles = [(found.group(0), found.group(1)) for found in AT_HANDLE.finditer(text)]
+    if not handles and handle_field and (bare := HANDLE.fullmatch(text.strip())):
         handles = [(bare.group(0), bare.group(0))]
     if platform is None or len(handles) != 1:
         return {}

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.http import TextResponse
 
-from brandcrawl.assets import extract_assets
+from brandcrawl.assets import HANDLE, extract_assets
 from brandcrawl.config import WatchConfig
 from brandcrawl.items import Listing
 from spiders._base import PageFormatError, Site, clean_text, texts
@@ -25,7 +25,6 @@ from spiders._shops import ShopSpider
 #: The site's platform lists (its own paths) and the platform each sells.
 PLATFORMS = {"twitter": "x", "in": "instagram", "youtube": "youtube", "fb": "facebook", "tiktok": "tiktok"}
 LISTING_ID = re.compile(r"/group/(\d+)")
-HANDLE = re.compile(r"[A-Za-z0-9_.]{1,30}")
 # What the site shows instead of a listing sold or withdrawn since its list page was read.
 GONE = "has been removed"
 
