@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+
+import idna
+from publicsuffixlist import PublicSuffixList
 
 # A short list of the suffixes brand squatters use most; the domain-feed issue brings the full
 # Public Suffix List. Longer suffixes first so "co.uk" wins over "uk".
@@ -89,6 +93,61 @@ _PLATFORM_DOMAINS = frozenset(
 )
 # How far before a bare @handle a platform's name still says which platform it is on.
 _PLATFORM_WINDOW = 60
+
+
+@dataclass(frozen=True)
+class DomainParts:
+    """A domain as registries see it: ``gallimard-shop.co.uk`` is the label ``gallimard-shop`` under
+    the public suffix ``co.uk``."""
+
+    ascii: str  # lower case, punycode: "xn--gllimard-4sa.fr"
+    unicode: str  # "gаllimard.fr"
+    registrable: str  # "gallimard-shop.co.uk": what is bought, whatever subdomain is shown
+    label: str  # "gallimard-shop"
+    suffix: str  # "co.uk"
+
+
+@functools.cache
+def _public_suffixes() -> PublicSuffixList:
+    # The list bundled with the package: no download, the same answer on every machine.
+    return PublicSuffixList(only_icann=True)
+
+
+def domain_parts(domain: str) -> DomainParts | None:
+    """Split a domain by the Public Suffix List; None for a name under no known suffix."""
+    ascii_name = ascii_host(domain)
+    suffixes = _public_suffixes()
+    suffix = suffixes.publicsuffix(ascii_name, accept_unknown=False)
+    registrable = suffixes.privatesuffix(ascii_name, accept_unknown=False)
+    if not suffix or not registrable:
+        return None
+    unicode_name = ".".join(unicode_label(label) for label in ascii_name.split("."))
+    return DomainParts(ascii_name, unicode_name, registrable, registrable.removesuffix(f".{suffix}"), suffix)
+
+
+def unicode_label(label: str) -> str:
+    """A domain label as it reads: punycode (``xn--``) decoded, anything else as it is."""
+    if not label.lower().startswith("xn--"):
+        return label
+    try:
+        return idna.decode(label)
+    except (idna.IDNAError, UnicodeError):
+        pass
+    try:  # registries hold some labels IDNA 2008 refuses; they still read as something
+        return label[4:].encode("ascii").decode("punycode")
+    except UnicodeError:
+        return label
+
+
+def ascii_host(host: str) -> str:
+    """A host name as registries compare them: lower case, Unicode labels in punycode."""
+    if host.isascii():
+        # What IDNA gives an ASCII host, valid or not (its errors fall back to this too), ~100× faster.
+        return host.strip(".").lower()
+    try:
+        return idna.encode(host.strip(".").lower(), uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return host.strip(".").lower()
 
 
 def extract_asset(title: str) -> Asset:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from brandcrawl import __version__
 from brandcrawl.config import WatchConfig, WatchFileError, load_watch
-from brandcrawl.runs import pages_fetched
+from brandcrawl.runs import listings_read, pages_fetched
 
 if TYPE_CHECKING:
     from brandcrawl.delivery import DeliveryResult
@@ -352,7 +352,7 @@ def _summarise(results: dict[str, dict[str, Any]]) -> None:
     for name, stats in results.items():
         print(
             f"{name}: {stats.get('brandcrawl/run/status', 'not run')}, "
-            f"{pages_fetched(stats)} pages, {stats.get('brandcrawl/listings/seen', 0)} listings read, "
+            f"{pages_fetched(stats)} pages, {listings_read(stats)} listings read, "
             f"{stats.get('brandcrawl/hits/matched', 0)} carry a watched brand, "
             f"{stats.get('brandcrawl/hits/new', 0)} new hits"
         )

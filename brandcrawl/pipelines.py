@@ -11,7 +11,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 from sqlalchemy.exc import SQLAlchemyError
 
-from brandcrawl.assets import Asset, extract_assets
+from brandcrawl.assets import Asset, domain_parts, extract_assets
 from brandcrawl.matching import BrandMatcher, Match
 from brandcrawl.normalize import (
     find_followers,
@@ -140,6 +140,14 @@ class MatchPipeline:
             raise DropItem("no watched brand in this listing", log_level="DEBUG")
         listing["asset_kind"], listing["asset"] = on_sale.kind, on_sale.value
         listing["asset_text"] = on_sale.written
+        if on_sale.kind == "domain" and on_sale.value and (parts := domain_parts(on_sale.value)):
+            # What registries sell: gallimard-shop under co.uk, whatever subdomain the listing shows.
+            listing["details"] = {
+                **(listing.get("details") or {}),
+                "domain_unicode": parts.unicode,
+                "registrable": parts.registrable,
+                "suffix": parts.suffix,
+            }
         listing["matches"] = list(by_brand.values())
         self.stats.inc_value("brandcrawl/hits/matched")
         return item

@@ -31,6 +31,15 @@ def pages_fetched(stats: dict[str, Any]) -> int:
     return stats.get("response_received_count", 0) - stats.get("robotstxt/response_count", 0)
 
 
+def listings_read(stats: dict[str, Any]) -> int:
+    """Listings read: by the pipelines, plus the feed rows that never became items (no brand)."""
+    return (
+        stats.get("brandcrawl/listings/seen", 0)
+        + stats.get("brandcrawl/feed/rows", 0)
+        - stats.get("brandcrawl/feed/matched", 0)
+    )
+
+
 def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: int = 3) -> RunVerdict:
     """What a crawl's stats say about whether it could look at the marketplace."""
     responses = pages_fetched(stats)
@@ -43,7 +52,7 @@ def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: 
     parse_errors = stats.get("brandcrawl/parse_errors", 0) + stats.get("spider_exceptions/count", 0)
     db_errors = stats.get("brandcrawl/db/errors", 0)
     parsed = stats.get("brandcrawl/pages/parsed", 0)
-    listings = stats.get("brandcrawl/listings/seen", 0)
+    listings = stats.get("brandcrawl/listings/seen", 0)  # priced or not: the items, not feed rows
     unpriced = stats.get("brandcrawl/listings/price_unparsed", 0)
     sites = _per_site(stats)
 
@@ -141,7 +150,7 @@ class RunRecorder:
         store = Store(settings["BRANDCRAWL_DB_URL"])
         try:
             store.upgrade()
-            if verdict.status == OK and not stats.get("brandcrawl/listings/seen"):
+            if verdict.status == OK and not listings_read(stats):
                 verdict = _emptied(verdict, store.recent_listings_seen(marketplace, RECENT_RUNS))
             self.crawler.stats.set_value("brandcrawl/run/status", verdict.status)
             log = logger.info if verdict.status == OK else logger.warning
@@ -157,7 +166,7 @@ class RunRecorder:
                 started_at=self.started_at,
                 finished_at=datetime.now(UTC),
                 pages_fetched=pages_fetched(stats),
-                listings_seen=stats.get("brandcrawl/listings/seen", 0),
+                listings_seen=listings_read(stats),
                 hits=stats.get("brandcrawl/hits/matched", 0),
                 new_hits=stats.get("brandcrawl/hits/new", 0),
                 errors=stats.get("log_count/ERROR", 0) + stats.get("brandcrawl/parse_errors", 0),

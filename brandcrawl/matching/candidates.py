@@ -6,9 +6,7 @@ import re
 from dataclasses import dataclass
 from itertools import pairwise
 
-import idna
-
-from brandcrawl.assets import canonical_platform
+from brandcrawl.assets import ascii_host, canonical_platform, unicode_label
 from brandcrawl.matching.text import Folded, fold
 
 # Second-level labels under a country code that belong to the suffix (gallimard.co.uk, .com.au).
@@ -53,7 +51,7 @@ def domain_region(candidate: str) -> Region:
         labels = labels[1:]
     host_name = ascii_host(".".join(raw for raw, _ in labels))
     labels = labels[: _suffix_start(labels)]
-    texts = [_decode(raw) for raw, _ in labels]
+    texts = [unicode_label(raw) for raw, _ in labels]
     decoded = [(raw, text) for (raw, _), text in zip(labels, texts, strict=True) if text != raw]
     side_by_side = all(a[1] + len(a[0]) + 1 == b[1] for a, b in pairwise(labels))
     if not decoded and side_by_side:
@@ -87,17 +85,6 @@ def title_region(candidate: str) -> Region:
 REGIONS = {"domain": domain_region, "handle": handle_region, "title": title_region}
 
 
-def ascii_host(host: str) -> str:
-    """A host name as registries compare them: lower case, Unicode labels in punycode."""
-    if host.isascii():
-        # What IDNA gives an ASCII host, valid or not (its errors fall back to this too), ~100× faster.
-        return host.strip(".").lower()
-    try:
-        return idna.encode(host.strip(".").lower(), uts46=True).decode("ascii")
-    except (idna.IDNAError, UnicodeError):
-        return host.strip(".").lower()
-
-
 def _suffix_start(labels: list[tuple[str, int]]) -> int:
     """How many labels come before the public suffix (at least one is kept)."""
     if len(labels) <= 1:
@@ -106,17 +93,3 @@ def _suffix_start(labels: list[tuple[str, int]]) -> int:
     if len(labels) > 2 and len(labels[-1][0]) == 2 and labels[-2][0].lower() in SECOND_LEVEL:
         keep -= 1
     return keep
-
-
-def _decode(label: str) -> str:
-    if not label.lower().startswith("xn--"):
-        return label
-    try:
-        return idna.decode(label)
-    except (idna.IDNAError, UnicodeError):
-        pass
-    try:
-        # Registries refuse some labels IDNA 2008 rejects, but a listing can still show them.
-        return label[4:].encode("ascii").decode("punycode")
-    except UnicodeError:
-        return label  # not punycode at all: matched as written

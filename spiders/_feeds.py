@@ -1,0 +1,242 @@
+"""The base of the feed spiders: marketplaces that publish their whole inventory as daily files.
+
+A feed is downloaded through Scrapy (robots.txt, AutoThrottle, retries, the spider's
+``download_maxsize``) and read as a stream of rows: a zip member, CSV or text lines decoded as they
+are read, a JSON array through ijson. The rows' domains go through the matcher's bulk path a chunk at
+a time, and only the rows that carry a watched brand become listings; a million-row file is never
+held as a list of parsed rows.
+
+What cannot be read is recorded, never taken for "no hits": a challenge page is blocked; an HTML
+page where the file should be, a truncated zip, bad JSON or an undecodable byte is a parse error; a
+feed with no row at all is unexpectedly empty; malformed rows are counted (a sample is logged) and a
+feed made mostly of them is a parse error.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import zipfile
+from collections.abc import AsyncIterator, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from itertools import islice
+from typing import Any, BinaryIO, ClassVar
+
+import ijson
+import scrapy
+from scrapy.http import Response, TextResponse
+
+from brandcrawl.items import Listing
+from brandcrawl.matching import BrandMatcher
+from brandcrawl.watch import watch_from_settings
+from spiders._base import PAGE_ERRORS, SearchSpider, Site
+
+# Rows matched at a time: the matcher's bulk path works on chunks of this order.
+CHUNK_ROWS = 20_000
+# Malformed rows logged per feed, as a sample.
+MALFORMED_SAMPLE = 5
+# What a broken file raises while it is read.
+FEED_ERRORS = (zipfile.BadZipFile, EOFError, ijson.JSONError, UnicodeDecodeError, csv.Error, OSError)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One file a marketplace publishes."""
+
+    name: str  # "all_biddable_auctions"
+    path: str  # where it is under the site's root: "/all_biddable_auctions.json.zip"
+    sale_method: str  # what its rows are: auction | fixed | offer | pending_delete | closeout
+
+
+class FeedSpider(SearchSpider):
+    """Subclasses set ``feeds`` and implement ``rows`` (the raw rows of a downloaded feed, streamed),
+    ``row_domain`` (a row's domain name) and ``row_listing`` (a hit row as a Listing)."""
+
+    #: Read by start(): the files to download on each site.
+    feeds: ClassVar[tuple[Feed, ...]] = ()
+    default_base_url = "https://{site}"
+    #: Read by Scrapy: the largest file accepted. Default 64 MiB; set it per feed size.
+    download_maxsize: ClassVar[int] = 64 * 1024 * 1024
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        if self.source:
+            self.crawler.stats.set_value("brandcrawl/source", self.source)
+        if reason := self.needs_login_reason():
+            self.crawler.stats.set_value("brandcrawl/needs_login", reason)
+            self.logger.warning("%s not crawled: %s", self.marketplace_name, reason)
+            return
+        for request in self.feed_requests():
+            yield request
+
+    def feed_requests(self) -> Iterator[scrapy.Request]:
+        for site in self.sites:
+            for feed in self.feeds:
+                # Counted so the run recorder knows this is a watch crawl (one "search" per file).
+                self.crawler.stats.inc_value("brandcrawl/searches")
+                yield scrapy.Request(
+                    self.feed_url(site, feed),
+                    callback=self.parse_feed,
+                    errback=self.search_failed,
+                    meta={"site": site.domain, "feed": feed.name},
+                    dont_filter=True,
+                )
+
+    def feed_url(self, site: Site, feed: Feed) -> str:
+        return f"{self.site_root(site)}{feed.path}"
+
+    def feed_named(self, name: str | None) -> Feed:
+        return next((feed for feed in self.feeds if feed.name == name), self.feeds[0])
+
+    def parse_feed(self, response: Response) -> Iterator[Listing]:
+        """A downloaded feed: the listings of its rows that carry a watched brand."""
+        site, feed = self.site_for(response), self.feed_named(response.meta.get("feed"))
+        if self.html_instead_of_file(response):
+            return
+        watch = watch_from_settings(self.crawler.settings)
+        assert watch is not None
+        matcher = BrandMatcher.from_watch(watch)
+        seen_at = datetime.now(UTC)
+        counts = {"rows": 0, "malformed": 0, "matched": 0}
+        try:
+            rows = self.rows(response, feed)
+            while chunk := list(islice(rows, CHUNK_ROWS)):
+                counts["rows"] += len(chunk)
+                domains = [self._domain(row, feed, counts) for row in chunk]
+                for index, _matches in matcher.match_many(domains, "domain"):
+                    if listing := self._listing(chunk[index], site, feed, seen_at, counts):
+                        counts["matched"] += 1
+                        yield listing
+        except (*FEED_ERRORS, *PAGE_ERRORS) as error:
+            self.unreadable(response, site, error)
+            return
+        finally:
+            stats = self.crawler.stats
+            for name, value in counts.items():
+                stats.inc_value(f"brandcrawl/feed/{name}", value)
+        self._judge_feed(response, site, feed, counts)
+
+    def _domain(self, row: Any, feed: Feed, counts: dict[str, int]) -> str:
+        try:
+            return self.row_domain(row, feed)
+        except PAGE_ERRORS as error:
+            self._malformed(row, error, counts)
+            return ""  # matches nothing, keeps the chunk's positions
+
+    def _listing(
+        self, row: Any, site: Site, feed: Feed, seen_at: datetime, counts: dict[str, int]
+    ) -> Listing | None:
+        try:
+            return self.row_listing(row, site, feed, seen_at)
+        except PAGE_ERRORS as error:
+            self._malformed(row, error, counts)
+            return None
+
+    def _malformed(self, row: Any, error: Exception, counts: dict[str, int]) -> None:
+        counts["malformed"] += 1
+        if counts["malformed"] <= MALFORMED_SAMPLE:
+            self.logger.warning("malformed row skipped (%s: %s): %.200r", type(error).__name__, error, row)
+
+    def _judge_feed(self, response: Response, site: Site, feed: Feed, counts: dict[str, int]) -> None:
+        stats = self.crawler.stats
+        if counts["rows"] and counts["malformed"] * 2 > counts["rows"]:
+            # Mostly unreadable rows: the format changed, whatever the few good ones say.
+            self.unreadable(
+                response, site, ValueError(f"{counts['malformed']} of {counts['rows']} rows malformed")
+            )
+            return
+        stats.inc_value("brandcrawl/pages/parsed")
+        stats.inc_value(f"brandcrawl/site/{site.domain}/parsed")
+        if not counts["rows"]:
+            stats.inc_value("brandcrawl/pages/unexpected_empty")
+            self.logger.error(
+                "the %s feed at %s holds no row: has its format changed?", feed.name, response.url
+            )
+        self.logger.info(
+            "%s: %d rows read, %d carry a watched brand, %d malformed",
+            feed.name,
+            counts["rows"],
+            counts["matched"],
+            counts["malformed"],
+        )
+
+    def html_instead_of_file(self, response: Response) -> bool:
+        """A challenge page (counted as blocked) or another HTML page (a parse error) where the file
+        should be."""
+        head = response.body[:512].lstrip(codecs.BOM_UTF8).lstrip().lower()
+        if not (head.startswith((b"<!doctype html", b"<html")) or b"<head" in head):
+            return False
+        if isinstance(response, TextResponse) and self.is_blocked(response):
+            self.crawler.stats.inc_value("brandcrawl/pages/blocked")
+            self.logger.warning("bot-challenge page instead of the feed %s", response.url)
+        else:
+            self.unreadable(
+                response, self.site_for(response), ValueError("an HTML page where the feed should be")
+            )
+        return True
+
+    def rows(self, response: Response, feed: Feed) -> Iterator[Any]:
+        """The feed's raw rows, read as a stream (see ``csv_rows``, ``json_items``, ``text_lines``)."""
+        raise NotImplementedError
+
+    def row_domain(self, row: Any, feed: Feed) -> str:
+        raise NotImplementedError
+
+    def row_listing(self, row: Any, site: Site, feed: Feed, seen_at: datetime) -> Listing:
+        raise NotImplementedError
+
+    def feed_listing(self, domain: str, site: Site, feed: Feed, seen_at: datetime, **fields: Any) -> Listing:
+        """A domain hit of a feed: the domain is its id on the marketplace, its title and its asset."""
+        name = domain.strip().lower().rstrip(".")
+        return Listing(
+            marketplace=self.marketplace_name,
+            site=site.domain,
+            listing_id=name,
+            title=name,
+            seen_at=seen_at,
+            default_currency=site.currency,
+            asset_kind="domain",
+            asset=name,
+            asset_text=domain.strip(),
+            sale_method=feed.sale_method,
+            **{"url": self.listing_url(site, name), **fields},
+        )
+
+    def listing_url(self, site: Site, domain: str) -> str:
+        """Where a person sees the domain's listing on the marketplace."""
+        raise NotImplementedError
+
+
+def file_in(response: Response, member: str | None = None) -> BinaryIO:
+    """The response's bytes as a file; for a zip, its member (``member``, else the first), read as
+    a stream."""
+    body = io.BytesIO(response.body)
+    is_zip = zipfile.is_zipfile(body)
+    body.seek(0)  # is_zipfile reads the end of the file
+    if not is_zip:
+        if member is not None or response.body.startswith(b"PK\x03\x04"):
+            raise zipfile.BadZipFile("a zip archive was expected (truncated?)")
+        return body
+    archive = zipfile.ZipFile(body)
+    names = [info.filename for info in archive.infolist() if not info.is_dir()]
+    if not names:
+        raise zipfile.BadZipFile("an empty archive")
+    return archive.open(member if member in names else names[0])
+
+
+def text_lines(stream: BinaryIO, encoding: str = "utf-8-sig") -> Iterator[str]:
+    """Lines decoded as they are read (``utf-8-sig`` drops a BOM), without their line ends."""
+    for line in io.TextIOWrapper(stream, encoding=encoding, newline=""):
+        yield line.rstrip("\r\n")
+
+
+def csv_rows(stream: BinaryIO, encoding: str = "utf-8-sig", **options: Any) -> Iterator[dict[str, str]]:
+    """CSV rows as dicts by header, read as they are decoded."""
+    return csv.DictReader(io.TextIOWrapper(stream, encoding=encoding, newline=""), **options)
+
+
+def json_items(stream: BinaryIO, prefix: str) -> Iterable[Any]:
+    """The items of a JSON array at ``prefix`` ("item" for a top-level array, "data.item" under a key),
+    parsed as a stream; numbers come as Decimal."""
+    return ijson.items(stream, prefix)
