@@ -143,7 +143,15 @@ def test_a_domain_sale_names_its_domain(spider: FlippaSpider) -> None:
     listing = through_pipelines(spider, by_id(parsed(spider, api_response())[0])["12204103"], NOW)
     assert (listing.asset_kind, listing.asset) == ("domain", "gallimard-editions.com")
     assert listing.title == "Brandable domain for a French publishing house"
-    assert listing.details == {"property_type": "domain", "sale_method": "auction", "domain_only?": True}
+    assert listing.details == {
+        "property_type": "domain",
+        "sale_method": "auction",
+        "domain_only?": True,
+        # Added by the match pipeline to every domain on sale.
+        "domain_unicode": "gallimard-editions.com",
+        "registrable": "gallimard-editions.com",
+        "suffix": "com",
+    }
 
 
 def test_a_listing_open_to_offers_takes_its_price_from_the_summary(spider: FlippaSpider) -> None:
