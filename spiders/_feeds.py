@@ -77,7 +77,6 @@ class FeedSpider(SearchSpider):
                 self.crawler.stats.inc_value("brandcrawl/searches")
                 yield scrapy.Request(
                     self.feed_url(site, feed),
-                    callback=self.parse_feed,
                     errback=self.search_failed,
                     meta={"site": site.domain, "feed": feed.name},
                     dont_filter=True,
@@ -89,8 +88,9 @@ class FeedSpider(SearchSpider):
     def feed_named(self, name: str | None) -> Feed:
         return next((feed for feed in self.feeds if feed.name == name), self.feeds[0])
 
-    def parse_feed(self, response: Response) -> Iterator[Listing]:
-        """A downloaded feed: the listings of its rows that carry a watched brand."""
+    def parse(self, response: Response) -> Iterator[Listing]:
+        """A downloaded feed: the listings of its rows that carry a watched brand (``scrapy parse``
+        calls this too)."""
         site, feed = self.site_for(response), self.feed_named(response.meta.get("feed"))
         if self.html_instead_of_file(response):
             return
