@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from brandcrawl.config import WatchConfig
 from brandcrawl.render import render
-from brandcrawl.report import BrandSection, DigestReport, Health, ReportedChange, ReportedHit
+from brandcrawl.report import BrandSection, DigestReport, Health, OtherListing, ReportedChange, ReportedHit
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import (
     CrawlRun,
@@ -115,8 +115,9 @@ def collect(session: Session, watch: WatchConfig, now: datetime, audience: Audie
                 changed_at=change.changed_at,
             )
         )
+    others = _listings_of(session, {hit.asset_pk for s in sections.values() for hit in s.new_hits} - {None})
     for section in sections.values():
-        section.new_hits.sort(key=_rank)
+        section.new_hits = _one_per_asset(sorted(section.new_hits, key=_rank), others)
 
     # Changes to listings whose hits are still new are folded into the new hit: it shows current values.
     new_listings = sorted({listing.id for _, listing in new_hits})
@@ -141,6 +142,54 @@ def collect(session: Session, watch: WatchConfig, now: datetime, audience: Audie
     )
 
 
+def _listings_of(session: Session, asset_pks: set[int | None]) -> dict[int, list[tuple[int, OtherListing]]]:
+    """Every listing of these assets still on sale, by asset: (listing pk, the listing)."""
+    found: dict[int, list[tuple[int, OtherListing]]] = {}
+    pks = sorted(pk for pk in asset_pks if pk is not None)
+    for start in range(0, len(pks), 500):
+        rows = session.scalars(
+            select(ListingRow)
+            .where(ListingRow.asset_pk.in_(pks[start : start + 500]), ListingRow.status == "active")
+            .order_by(ListingRow.marketplace, ListingRow.id)
+        )
+        for row in rows:
+            assert row.asset_pk is not None
+            found.setdefault(row.asset_pk, []).append(
+                (
+                    row.id,
+                    OtherListing(
+                        marketplace=row.marketplace,
+                        site=row.site,
+                        url=row.url,
+                        price=row.price,
+                        currency=row.currency,
+                        sale_method=row.sale_method,
+                        end_time=row.end_time,
+                        status=row.status,
+                    ),
+                )
+            )
+    return found
+
+
+def _one_per_asset(
+    ranked: list[ReportedHit], others: dict[int, list[tuple[int, OtherListing]]]
+) -> list[ReportedHit]:
+    """One entry per domain or handle: its best-ranked new hit, with the asset's other listings."""
+    entries: list[ReportedHit] = []
+    shown: set[int] = set()
+    for hit in ranked:
+        if hit.asset_pk is None or hit.status != "active":
+            entries.append(hit)  # an ended, sold or gone listing tells its own news
+            continue
+        if hit.asset_pk in shown:
+            continue  # listed under the asset's first entry
+        shown.add(hit.asset_pk)
+        also = tuple(other for pk, other in others.get(hit.asset_pk, ()) if pk != hit.listing_pk)
+        entries.append(replace(hit, also_listed=also))
+    return entries
+
+
 def _reported_hit(hit: Hit, listing: ListingRow) -> ReportedHit:
     return ReportedHit(
         hit_id=hit.id,
@@ -154,6 +203,8 @@ def _reported_hit(hit: Hit, listing: ListingRow) -> ReportedHit:
         asset_text=listing.asset_text,
         followers=listing.followers,
         sale_method=listing.sale_method,
+        listing_pk=listing.id,
+        asset_pk=listing.asset_pk,
         matched=hit.matched,
         explanation=hit.explanation,
         score=hit.score,

@@ -28,7 +28,7 @@ from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from brandcrawl.report import DigestReport, Health, ReportedChange, ReportedHit
+from brandcrawl.report import DigestReport, Health, OtherListing, ReportedChange, ReportedHit
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,9 @@ WORDS: dict[str, dict[str, Any]] = {
         "sale_auction": "auction",
         "sale_fixed": "fixed price",
         "sale_offer": "offers invited",
+        "sale_pending_delete": "pending delete",
+        "sale_closeout": "closeout",
+        "also_on": "also on {marketplace}",
         "ends": "ends {when}",
         "ended_at": "ended {when}",
         "no_end": "no end time shown",
@@ -189,6 +192,9 @@ WORDS: dict[str, dict[str, Any]] = {
         "sale_auction": "enchères",
         "sale_fixed": "prix fixe",
         "sale_offer": "offres libres",
+        "sale_pending_delete": "suppression imminente",
+        "sale_closeout": "déstockage",
+        "also_on": "aussi sur {marketplace}",
         "ends": "fin le {when}",
         "ended_at": "terminée le {when}",
         "no_end": "pas de date de fin affichée",
@@ -489,6 +495,15 @@ class _HitView:
     written: str | None  # the handle as the listing writes it, when that differs from how it is shown
     followers: str | None
     sale: str | None
+    also: list[_AlsoView]
+
+
+@dataclass(frozen=True)
+class _AlsoView:
+    """Another listing of the same asset: "also on sedo: 900.00 USD, fixed price", and its link."""
+
+    line: str
+    url: str | None
 
 
 @dataclass(frozen=True)
@@ -618,8 +633,23 @@ def _hit_view(hit: ReportedHit, words: _Words) -> _HitView:
         left=left,
         written=_written(hit, asset, words),
         followers=None if hit.followers is None else words.plural("followers", hit.followers),
-        sale=words(f"sale_{hit.sale_method}") if f"sale_{hit.sale_method}" in words.words else None,
+        sale=_sale(hit.sale_method, words),
+        also=[_also_view(other, words) for other in hit.also_listed],
     )
+
+
+def _sale(method: str | None, words: _Words) -> str | None:
+    return words(f"sale_{method}") if f"sale_{method}" in words.words else None
+
+
+def _also_view(other: OtherListing, words: _Words) -> _AlsoView:
+    site = clean(other.site)
+    where = clean(other.marketplace) + (f" ({site})" if site else "")
+    facts = [words.money(other.price, other.currency, False), _sale(other.sale_method, words)]
+    if other.end_time is not None and _aware(other.end_time) > words.now:
+        facts.append(words("ends", when=words.moment(other.end_time)))
+    line = f"{words('also_on', marketplace=where)}{words('colon')}{', '.join(f for f in facts if f)}"
+    return _AlsoView(line=line, url=_safe_url(other.url))
 
 
 def _written(hit: ReportedHit, shown: str | None, words: _Words) -> str | None:

@@ -8,6 +8,20 @@ from decimal import Decimal
 
 
 @dataclass(frozen=True)
+class OtherListing:
+    """Another listing of the same domain or handle, on this or another marketplace."""
+
+    marketplace: str
+    site: str | None
+    url: str
+    price: Decimal | None
+    currency: str | None
+    sale_method: str | None
+    end_time: datetime | None
+    status: str
+
+
+@dataclass(frozen=True)
 class ReportedHit:
     hit_id: int
     brand: str
@@ -29,7 +43,11 @@ class ReportedHit:
     seller: str | None
     asset_text: str | None = None  # as the listing writes it
     followers: int | None = None
-    sale_method: str | None = None  # auction | fixed | offer
+    sale_method: str | None = None  # auction | fixed | offer | pending_delete | closeout
+    listing_pk: int | None = None
+    asset_pk: int | None = None
+    # The same asset's other listings: one entry per domain or handle, however many offer it.
+    also_listed: tuple[OtherListing, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from brandcrawl.config import load_watch
 from brandcrawl.digest import collect, write_digest
 from brandcrawl.items import Listing
 from brandcrawl.render import render, template_environment
 from brandcrawl.storage import Store
+from brandcrawl.storage.models import AssetRow, ListingRow
 from tests.conftest import gallimard_listing, record_crawl
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -23,7 +26,8 @@ def test_a_digest_reports_each_hit_once_then_only_changes(
     store: Store, watch_path: Path, tmp_path: Path
 ) -> None:
     watch = load_watch(watch_path)
-    store.save_listings([hit("1", "Vends compte Twitter @Gallimard"), hit("2", "gallimard-shop.net")], NOW)
+    domain = hit("2", "gallimard-shop.net", asset_kind="domain", asset="gallimard-shop.net")
+    store.save_listings([hit("1", "Vends compte Twitter @Gallimard"), domain], NOW)
 
     first = write_digest(store, watch, tmp_path / "out", now=NOW)
     text = first.with_suffix(".txt").read_text(encoding="utf-8")
@@ -133,3 +137,36 @@ def test_assets_for_sale_come_before_mere_mentions(store: Store, watch_path: Pat
         "gallimard-shop.net",
         "Gallimard NRF Le Petit Prince 1946",
     ]
+
+
+def test_one_domain_on_several_marketplaces_is_one_entry_with_its_listings(
+    store: Store, watch_path: Path, tmp_path: Path
+) -> None:
+    def listing(marketplace: str, listing_id: str, price: str, sale_method: str) -> Listing:
+        return hit(
+            listing_id,
+            "gallimard-shop.net",
+            price,
+            marketplace=marketplace,
+            url=f"https://{marketplace}.example/{listing_id}",
+            asset_kind="domain",
+            asset="gallimard-shop.net",
+            sale_method=sale_method,
+            currency="USD",
+            bid_count=None,
+        )
+
+    store.save_listings([listing("godaddy", "gallimard-shop.net", "120.00", "auction")], NOW)
+    store.save_listings(
+        [listing("sedo", "gallimard-shop.net", "900.00", "fixed"), listing("ebay", "3", "850.00", "fixed")],
+        NOW,
+    )
+    text = write_digest(store, load_watch(watch_path), tmp_path / "out", now=NOW).with_suffix(".txt")
+    digest = text.read_text(encoding="utf-8")
+    assert "1 new hit, 0 changes" in digest
+    assert digest.count(" * gallimard-shop.net") == 1
+    assert "also on ebay (ebay.fr): 850.00 USD, fixed price" in digest
+    assert "https://sedo.example/gallimard-shop.net" in digest
+    with store.session() as session:
+        assert session.scalar(select(func.count()).select_from(AssetRow)) == 1
+        assert set(session.scalars(select(ListingRow.asset_pk))) == {1}

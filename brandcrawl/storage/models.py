@@ -66,6 +66,18 @@ class Digest(Base):
     change_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class AssetRow(Base):
+    """A domain or handle on sale, once, whatever the marketplaces and listings that offer it."""
+
+    __tablename__ = "assets"
+    __table_args__ = (UniqueConstraint("kind", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # domain | handle
+    value: Mapped[str] = mapped_column(String(300))  # "gallimard-shop.net" (ASCII), "x:gallimard"
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ListingRow(Base):
     """A listing on one marketplace, unique by (marketplace, listing_id), updated when seen again."""
 
@@ -80,6 +92,8 @@ class ListingRow(Base):
     title: Mapped[str] = mapped_column(Text)
     asset_kind: Mapped[str] = mapped_column(String(16))
     asset: Mapped[str | None] = mapped_column(String(300), index=True)
+    # The same domain on several marketplaces is one asset with several listings.
+    asset_pk: Mapped[int | None] = mapped_column(ForeignKey("assets.id"), index=True)
     asset_text: Mapped[str | None] = mapped_column(String(300))
     category: Mapped[str | None] = mapped_column(String(100))
     sale_method: Mapped[str | None] = mapped_column(String(16))  # auction | fixed | offer

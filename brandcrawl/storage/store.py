@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from brandcrawl.storage.models import CrawlRun, Hit, ListingChange, ListingRow
+from brandcrawl.storage.models import AssetRow, CrawlRun, Hit, ListingChange, ListingRow
 
 if TYPE_CHECKING:
     from itemadapter import ItemAdapter
@@ -45,6 +45,7 @@ _LISTING_FIELDS = (
 _SITE_BOUND_FIELDS = ("site", "url", "title", "price", "currency", "price_is_range")
 # SQLite allows 32766 bound parameters; 500 rows of ~22 columns stays far below on every backend.
 CHUNK_SIZE = 500
+ASSET_KINDS = ("domain", "handle")
 _CENT = Decimal("0.01")
 
 
@@ -120,11 +121,14 @@ class Store:
             }
             for item in chunk
         ]
+        asset_pks = self._save_assets(session, rows, now)
+        for row in rows:
+            row["asset_pk"] = asset_pks.get((row["asset_kind"], row["asset"]))
         insert = self._insert(ListingRow)
         statement = insert.values(rows)
         statement = statement.on_conflict_do_update(
             index_elements=["marketplace", "listing_id"],
-            set_={name: statement.excluded[name] for name in (*_LISTING_FIELDS, "last_seen")},
+            set_={name: statement.excluded[name] for name in (*_LISTING_FIELDS, "asset_pk", "last_seen")},
         )
         session.execute(statement)
         pks = _primary_keys(session, chunk)
@@ -163,6 +167,27 @@ class Store:
                 self._insert(Hit).values(hits).on_conflict_do_nothing().returning(Hit.id)
             ).all()
             result.new_hits += len(inserted)
+
+    def _save_assets(
+        self, session: Session, rows: list[dict[str, Any]], now: datetime
+    ) -> dict[tuple[str, str], int]:
+        """The domains and handles on sale in ``rows``, each stored once: (kind, value) → its id."""
+        wanted = sorted(
+            {(r["asset_kind"], r["asset"]) for r in rows if r["asset"] and r["asset_kind"] in ASSET_KINDS}
+        )
+        if not wanted:
+            return {}
+        session.execute(
+            self._insert(AssetRow)
+            .values([{"kind": kind, "value": value, "first_seen": now} for kind, value in wanted])
+            .on_conflict_do_nothing()
+        )
+        found = session.execute(
+            select(AssetRow.kind, AssetRow.value, AssetRow.id).where(
+                AssetRow.value.in_({value for _, value in wanted})
+            )
+        )
+        return {(kind, value): pk for kind, value, pk in found}
 
     def _insert(self, model: type) -> Any:
         dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(self.engine.dialect.name)
