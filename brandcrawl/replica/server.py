@@ -68,6 +68,7 @@ class SiteApp:
 def default_apps() -> list[type[SiteApp]]:
     """Every marketplace of the replica."""
     from brandcrawl.replica.accsmarket import AccsMarketApp
+    from brandcrawl.replica.atom import AtomApp
     from brandcrawl.replica.ebay import EbayApp
     from brandcrawl.replica.ebay_api import EbayApiApp
     from brandcrawl.replica.fameswap import FameswapApp
@@ -77,7 +78,17 @@ def default_apps() -> list[type[SiteApp]]:
     from brandcrawl.replica.swapd import SwapdApp
 
     # EbayApiApp serves EbayApp's listings: it comes after it.
-    return [EbayApp, EbayApiApp, FlippaApp, SwapdApp, SocialTradiaApp, MidManApp, AccsMarketApp, FameswapApp]
+    return [
+        EbayApp,
+        EbayApiApp,
+        FlippaApp,
+        SwapdApp,
+        SocialTradiaApp,
+        MidManApp,
+        AccsMarketApp,
+        FameswapApp,
+        AtomApp,
+    ]
 
 
 class ReplicaMarketplace:
