@@ -1,7 +1,7 @@
 """The base of the feed spiders: marketplaces that publish their whole inventory as daily files.
 
 A feed is downloaded through Scrapy (robots.txt, AutoThrottle, retries, the spider's
-``download_maxsize``) and read as a stream of rows: a zip member, CSV or text lines decoded as they
+``feed_maxsize``) and read as a stream of rows: a zip member, CSV or text lines decoded as they
 are read, a JSON array through ijson. The rows' domains go through the matcher's bulk path a chunk at
 a time, and only the rows that carry a watched brand become listings; a million-row file is never
 held as a list of parsed rows.
@@ -27,6 +27,7 @@ from typing import Any, BinaryIO, ClassVar
 import ijson
 import scrapy
 from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
 
 from brandcrawl.items import Listing
 from brandcrawl.matching import BrandMatcher
@@ -57,8 +58,14 @@ class FeedSpider(SearchSpider):
     #: Read by start(): the files to download on each site.
     feeds: ClassVar[tuple[Feed, ...]] = ()
     default_base_url = "https://{site}"
-    #: Read by Scrapy: the largest file accepted. Default 64 MiB; set it per feed size.
-    download_maxsize: ClassVar[int] = 64 * 1024 * 1024
+    #: Read by update_settings(): the largest file accepted (this spider's DOWNLOAD_MAXSIZE, which
+    #: ``-s DOWNLOAD_MAXSIZE=…`` still overrides). Default 64 MiB; set it to the feed's size.
+    feed_maxsize: ClassVar[int] = 64 * 1024 * 1024
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        super().update_settings(settings)
+        settings.set("DOWNLOAD_MAXSIZE", cls.feed_maxsize, priority="spider")
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         if self.source:
@@ -183,24 +190,25 @@ class FeedSpider(SearchSpider):
     def row_domain(self, row: Any, feed: Feed) -> str:
         raise NotImplementedError
 
-    def row_listing(self, row: Any, site: Site, feed: Feed, seen_at: datetime) -> Listing:
+    def row_listing(self, row: Any, site: Site, feed: Feed, seen_at: datetime) -> Listing | None:
+        """A hit row as a listing; None to pass over it (a name already listed by another feed)."""
         raise NotImplementedError
 
     def feed_listing(self, domain: str, site: Site, feed: Feed, seen_at: datetime, **fields: Any) -> Listing:
         """A domain hit of a feed: the domain is its id on the marketplace, its title and its asset."""
         name = domain.strip().lower().rstrip(".")
+        values: dict[str, Any] = {
+            "listing_id": name,
+            "title": name,
+            "url": self.listing_url(site, name),
+            "default_currency": site.currency,
+            "asset_kind": "domain",
+            "asset": name,
+            "asset_text": domain.strip(),
+            "sale_method": feed.sale_method,
+        }
         return Listing(
-            marketplace=self.marketplace_name,
-            site=site.domain,
-            listing_id=name,
-            title=name,
-            seen_at=seen_at,
-            default_currency=site.currency,
-            asset_kind="domain",
-            asset=name,
-            asset_text=domain.strip(),
-            sale_method=feed.sale_method,
-            **{"url": self.listing_url(site, name), **fields},
+            marketplace=self.marketplace_name, site=site.domain, seen_at=seen_at, **{**values, **fields}
         )
 
     def listing_url(self, site: Site, domain: str) -> str:

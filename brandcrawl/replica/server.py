@@ -74,6 +74,8 @@ def default_apps() -> list[type[SiteApp]]:
     from brandcrawl.replica.fameswap import FameswapApp
     from brandcrawl.replica.flippa import FlippaApp
     from brandcrawl.replica.midman import MidManApp
+    from brandcrawl.replica.namejet import NameJetApp
+    from brandcrawl.replica.sedo import SedoApp
     from brandcrawl.replica.socialtradia import SocialTradiaApp
     from brandcrawl.replica.swapd import SwapdApp
 
@@ -88,6 +90,8 @@ def default_apps() -> list[type[SiteApp]]:
         AccsMarketApp,
         FameswapApp,
         AtomApp,
+        SedoApp,
+        NameJetApp,
     ]
 
 
