@@ -69,12 +69,14 @@ def default_apps() -> list[type[SiteApp]]:
     """Every marketplace of the replica."""
     from brandcrawl.replica.accsmarket import AccsMarketApp
     from brandcrawl.replica.atom import AtomApp
+    from brandcrawl.replica.dropcatch import DropCatchApp
     from brandcrawl.replica.ebay import EbayApp
     from brandcrawl.replica.ebay_api import EbayApiApp
     from brandcrawl.replica.fameswap import FameswapApp
     from brandcrawl.replica.flippa import FlippaApp
     from brandcrawl.replica.midman import MidManApp
     from brandcrawl.replica.namejet import NameJetApp
+    from brandcrawl.replica.parkio import ParkioApp
     from brandcrawl.replica.sedo import SedoApp
     from brandcrawl.replica.socialtradia import SocialTradiaApp
     from brandcrawl.replica.swapd import SwapdApp
@@ -92,6 +94,8 @@ def default_apps() -> list[type[SiteApp]]:
         AtomApp,
         SedoApp,
         NameJetApp,
+        ParkioApp,
+        DropCatchApp,
     ]
 
 
