@@ -52,13 +52,19 @@ class RevisitExtension:
             and not stats.get_value("brandcrawl/pages/blocked")
             and not stats.get_value("brandcrawl/pages/unexpected_empty")
             and not stats.get_value("brandcrawl/parse_errors")
+            and not any(key.endswith(("/failed", "/refused")) for key in stats.get_stats())
         )
         if not healthy:
             return
         store = Store(self.crawler.settings["BRANDCRAWL_DB_URL"])
+        # The crawl's own listings may still sit in the store pipeline's buffer: the spider knows them.
+        seen = getattr(spider, "yielded", ())
         try:
-            # The crawl's own listings may still sit in the store pipeline's buffer: the spider knows them.
-            seen = getattr(spider, "yielded", ())
+            if getattr(spider, "complete_inventory", False):
+                # Every file of the marketplace was read whole: a listing missing from them has ended.
+                ended = store.end_unseen(spider.marketplace_name, self.started_at, seen, datetime.now(UTC))
+                stats.inc_value("brandcrawl/revisits/ended", ended)
+                return
             listings = store.unseen_active(spider.marketplace_name, self.started_at, self.limit, seen)
         finally:
             store.close()

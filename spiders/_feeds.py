@@ -57,6 +57,9 @@ class FeedSpider(SearchSpider):
 
     #: Read by start(): the files to download on each site.
     feeds: ClassVar[tuple[Feed, ...]] = ()
+    #: Read by the revisit extension: the files hold the marketplace's whole inventory, so a stored
+    #: listing missing from a healthy run's files has ended (no page is fetched to say so).
+    complete_inventory: ClassVar[bool] = True
     default_base_url = "https://{site}"
     #: Read by update_settings(): the largest file accepted (this spider's DOWNLOAD_MAXSIZE, which
     #: ``-s DOWNLOAD_MAXSIZE=…`` still overrides). Default 64 MiB; set it to the feed's size.
@@ -112,7 +115,10 @@ class FeedSpider(SearchSpider):
                 counts["rows"] += len(chunk)
                 domains = [self._domain(row, feed, counts) for row in chunk]
                 for index, _matches in matcher.match_many(domains, "domain"):
-                    if listing := self._listing(chunk[index], site, feed, seen_at, counts):
+                    listing = self._listing(chunk[index], site, feed, seen_at, counts)
+                    # Once per run: a name on two files of the marketplace is one listing.
+                    if listing is not None and listing.listing_id not in self.yielded:
+                        self.yielded.add(listing.listing_id)
                         counts["matched"] += 1
                         yield listing
         except (*FEED_ERRORS, *PAGE_ERRORS) as error:

@@ -53,6 +53,8 @@ RESENT_META = ("site", "page", "query", "feed", "handle_httpstatus_list")
 
 class DropCatchSpider(FeedSpider):
     name = "dropcatch"
+    # Auctions are found by searching for the brands: what a search misses has not ended.
+    complete_inventory = False
     # The API is a service DropCatch licenses to account holders with a key, not pages for crawlers.
     feed_maxsize = MAXSIZE
     custom_settings: ClassVar[dict[str, Any]] = {

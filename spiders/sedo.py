@@ -67,7 +67,6 @@ class SedoSpider(FeedSpider):
         else:
             listing = self._top_listing(row, domain, site, feed, seen_at)
         listing.asset_text = written
-        self.yielded.add(domain)
         return listing
 
     def _auction(self, row: str, domain: str, site: Site, feed: Feed, seen_at: datetime) -> Listing:

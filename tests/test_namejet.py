@@ -14,7 +14,7 @@ from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.replica.namejet import NameJetApp
 from brandcrawl.replica.namejet import list_path as published_path
 from brandcrawl.replica.templates import PAGES
-from brandcrawl.storage.models import CrawlRun, ListingRow
+from brandcrawl.storage.models import CrawlRun, ListingChange, ListingRow
 from spiders.namejet import NameJetSpider, list_path
 from tests.conftest import (
     CrawlResult,
@@ -248,3 +248,17 @@ async def test_an_error_page_instead_of_the_list_is_a_broken_crawl_that_keeps_wh
     assert result.stats["brandcrawl/run/status"] == "broken"
     assert count(db_url, ListingRow) == len(HITS)
     assert [run.status for run in sorted(rows(db_url, CrawlRun), key=lambda run: run.id)] == ["ok", "broken"]
+
+
+@deferred_f_from_coro_f
+async def test_a_name_gone_from_the_next_list_has_ended(watch_path: Path, db_url: str) -> None:
+    with ReplicaMarketplace(apps=[NameJetApp]) as replica:
+        await crawl_replica(replica, watch_path, db_url)
+        app = replica.apps["namejet"]
+        assert isinstance(app, NameJetApp)
+        app.names.remove("galimard.com")  # dropped, or renewed: no longer pending delete
+        second = await crawl_replica(replica, watch_path, db_url)
+        assert [path for path in replica.requests if "BackorderDetails" in path] == [], "nothing fetched"
+    assert second.stats["brandcrawl/revisits/ended"] == 1
+    changes = {(c.field, c.old_value, c.new_value) for c in rows(db_url, ListingChange)}
+    assert changes == {("status", "active", "ended")}

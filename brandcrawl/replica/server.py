@@ -74,6 +74,7 @@ def default_apps() -> list[type[SiteApp]]:
     from brandcrawl.replica.ebay_api import EbayApiApp
     from brandcrawl.replica.fameswap import FameswapApp
     from brandcrawl.replica.flippa import FlippaApp
+    from brandcrawl.replica.godaddy import GoDaddyApp
     from brandcrawl.replica.midman import MidManApp
     from brandcrawl.replica.namejet import NameJetApp
     from brandcrawl.replica.parkio import ParkioApp
@@ -96,6 +97,7 @@ def default_apps() -> list[type[SiteApp]]:
         NameJetApp,
         ParkioApp,
         DropCatchApp,
+        GoDaddyApp,
     ]
 
 

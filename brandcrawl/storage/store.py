@@ -231,6 +231,30 @@ class Store:
                 )
             )
 
+    def end_unseen(self, marketplace: str, since: datetime, seen: Collection[str], now: datetime) -> int:
+        """Mark as ended, each with its change, a marketplace's active listings not seen since ``since``
+        nor among ``seen``: its whole inventory was read and they are no longer in it."""
+        with self.session() as session:
+            rows = [
+                row
+                for row in session.scalars(
+                    select(ListingRow).where(
+                        ListingRow.marketplace == marketplace,
+                        ListingRow.status == "active",
+                        ListingRow.last_seen < since,
+                    )
+                )
+                if row.listing_id not in seen
+            ]
+            for row in rows:
+                row.status = "ended"
+            if rows:
+                session.execute(
+                    self._insert(ListingChange),
+                    [_change(row.id, "status", "active", "ended", now) for row in rows],
+                )
+            return len(rows)
+
     def close_past_end(self, now: datetime, grace: timedelta = timedelta(hours=1)) -> int:
         """Mark active listings whose end time has passed as ended, each with its change; returns how
         many. Their marketplace would say so if re-crawled; a search no longer shows them."""

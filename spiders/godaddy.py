@@ -1,0 +1,185 @@
+"""GoDaddy Auctions' daily inventory: every domain on sale there, as zipped JSON files on
+``inventory.auctions.godaddy.com`` (index: ``/metadata.json``), rebuilt once a day.
+
+Each file is one JSON document ``{"meta": {…}, "data": [item, …]}`` of about a million items (~37 MB
+zipped, ~450 MB unzipped), read as a stream. An item::
+
+    {"domainName": "SHOP.IO", "link": "https://www.godaddy.com/domain-auctions/shop-io-1?isc=…",
+     "auctionType": "Bid", "auctionEndTime": "2026-10-13T16:01:00Z", "price": "$1,324",
+     "numberOfBids": 3, "domainAge": 12, "pageviews": 40, "valuation": "$1,200",
+     "monthlyParkingRevenue": "$0", "isAdult": false, …}
+
+Where that shape comes from: tests/fixtures/godaddy/README.md.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, BinaryIO, ClassVar
+from urllib.parse import quote
+
+import scrapy
+from scrapy.http import Response, TextResponse
+from twisted.python.failure import Failure
+
+from brandcrawl.items import Listing
+from spiders._base import PageFormatError, Site
+from spiders._feeds import Feed, FeedSpider, file_in, json_items
+
+BIDDABLE = Feed("all_biddable_auctions", "/all_biddable_auctions.json.zip", "auction")
+# Expired-domain auctions: the name lapsed at its registrar and is auctioned before it is released.
+EXPIRING = Feed("all_expiring_auctions", "/all_expiring_auctions.json.zip", "auction")
+# Names no auction sold, on sale at a fixed price that falls day by day.
+CLOSEOUT = Feed("closeout_listings", "/closeout_listings.json.zip", "closeout")
+
+# The items sit in the document's "data" array, after its "meta" object.
+ITEMS = "data.item"
+# A "Buy Now" item outside the closeouts is a fixed-price sale, whatever file lists it.
+BUY_NOW = "BuyNow"
+# The listing page when an item carries no link (GoDaddy's long-standing address, redirected to the
+# current /domain-auctions/<name>-<id> page).
+LEGACY_LISTING = "https://auctions.godaddy.com/trpItemListing.aspx?domain={domain}"
+
+
+class GoDaddySpider(FeedSpider):
+    name = "godaddy"
+    # Read by FeedSpider.start: the files live on the inventory host of the auctions site.
+    default_base_url = "https://inventory.{site}"
+    allowed_domains: ClassVar[list[str]] = ["godaddy.com"]
+    # GoDaddy Auctions prices everything in US dollars.
+    site_profiles: ClassVar[dict[str, Site]] = {"auctions.godaddy.com": Site("auctions.godaddy.com", "USD")}
+    # Read in this order, one after another (see feed_requests).
+    feeds = (EXPIRING, BIDDABLE, CLOSEOUT)
+    # Read by FeedSpider.update_settings: the biddable and expiring files run to ~37 MB zipped each.
+    feed_maxsize = 100 * 1024 * 1024
+    custom_settings: ClassVar[dict[str, Any]] = {
+        # Read by the download handlers (default 32 MiB): warn when a file nears twice its usual size.
+        "DOWNLOAD_WARNSIZE": 64 * 1024 * 1024,
+        # Read by HttpErrorMiddleware (default []): a 403 is an edge's challenge or "Access Denied"
+        # page, which must reach parse() to be counted as blocked rather than lost as a failed download.
+        "HTTPERROR_ALLOWED_CODES": [403],
+    }
+
+    def is_blocked(self, response: TextResponse) -> bool:
+        return response.status == 403 or super().is_blocked(response)
+
+    def feed_requests(self) -> Iterator[scrapy.Request]:
+        # One file after another, the next asked for once one is read or lost: a domain that several
+        # files list (most expiring auctions are biddable too) is reported once, from the first file,
+        # the one that says the most about it; and one ~40 MB file is held at a time, not three.
+        for site in self.sites:
+            yield self._feed_request(site, self.feeds[0])
+
+    def parse(self, response: Response) -> Iterator[Listing | scrapy.Request]:
+        yield from super().parse(response)
+        yield from self._next_feed(response.meta)
+
+    def search_failed(self, failure: Failure) -> list[scrapy.Request]:
+        super().search_failed(failure)
+        return list(self._next_feed(failure.request.meta))  # type: ignore[attr-defined]
+
+    def _next_feed(self, meta: dict[str, Any]) -> Iterator[scrapy.Request]:
+        if "feed" not in meta:
+            return  # ``scrapy parse`` of one file
+        following = [feed.name for feed in self.feeds].index(meta["feed"]) + 1
+        if following < len(self.feeds):
+            yield self._feed_request(self.site_profiles[meta["site"]], self.feeds[following])
+
+    def _feed_request(self, site: Site, feed: Feed) -> scrapy.Request:
+        # Counted as FeedSpider counts its files: one "search" per file.
+        self.crawler.stats.inc_value("brandcrawl/searches")
+        return scrapy.Request(
+            self.feed_url(site, feed),
+            errback=self.search_failed,
+            meta={"site": site.domain, "feed": feed.name},
+            dont_filter=True,
+        )
+
+    def rows(self, response: Response, feed: Feed) -> Iterator[dict[str, Any]]:
+        return iter(json_items(_without_bom(file_in(response)), ITEMS))
+
+    def row_domain(self, row: dict[str, Any], feed: Feed) -> str:
+        # Real files hold a few items with an empty domainName: malformed, counted and skipped.
+        name = row["domainName"]
+        if "." not in name:
+            raise PageFormatError("not a domain name")
+        return name
+
+    def row_listing(self, row: dict[str, Any], site: Site, feed: Feed, seen_at: datetime) -> Listing | None:
+        domain = _ascii_domain(row["domainName"])
+        if domain in self.yielded:
+            return None  # reported from an earlier file of this run
+        fields: dict[str, Any] = {
+            "url": self._parse_url(row, site, domain),
+            "bid_count": _parse_int(row.get("numberOfBids")),
+            "end_time": _parse_end_time(row.get("auctionEndTime")),
+            "details": self._parse_details(row, feed),
+        }
+        price = row.get("price")
+        if isinstance(price, int | Decimal):
+            fields |= {"price": Decimal(price), "currency": site.currency}
+        else:
+            fields["price_text"] = price  # "$1,324": the normalise pipeline reads it
+        if row.get("auctionType") == BUY_NOW and feed is not CLOSEOUT:
+            fields["sale_method"] = "fixed"
+        return self.feed_listing(domain, site, feed, seen_at, **fields)
+
+    def listing_url(self, site: Site, domain: str) -> str:
+        return LEGACY_LISTING.format(domain=quote(domain))
+
+    def _parse_url(self, row: dict[str, Any], site: Site, domain: str) -> str:
+        link = row.get("link")
+        if not isinstance(link, str) or not link.startswith("https://"):
+            return self.listing_url(site, domain)
+        # "?isc=json_biddable" says which file the link came from: one address per listing.
+        return link.partition("?")[0]
+
+    def _parse_details(self, row: dict[str, Any], feed: Feed) -> dict[str, Any]:
+        details = {
+            "auction_type": row.get("auctionType"),
+            "domain_age": _parse_int(row.get("domainAge")),
+            "pageviews": _parse_int(row.get("pageviews")),
+            "valuation_usd": _parse_dollars(row.get("valuation")),
+        }
+        if feed is EXPIRING:
+            details["expiring"] = True
+        return {key: value for key, value in details.items() if value is not None}
+
+
+def _without_bom(stream: BinaryIO) -> BinaryIO:
+    """The stream past a UTF-8 byte-order mark, which the JSON parser refuses."""
+    buffered = io.BufferedReader(stream)
+    if buffered.peek(len(codecs.BOM_UTF8)).startswith(codecs.BOM_UTF8):
+        buffered.read(len(codecs.BOM_UTF8))
+    return buffered
+
+
+def _ascii_domain(name: str) -> str:
+    """The name in lower case, IDNs in punycode as GoDaddy lists them (a Unicode one is encoded so)."""
+    return (name if name.isascii() else name.encode("idna").decode("ascii")).strip().lower()
+
+
+def _parse_int(value: Any) -> int | None:
+    return None if value is None or value == "" else int(value)
+
+
+def _parse_end_time(text: str | None) -> datetime | None:
+    """ "2026-10-13T16:01:00Z"; a stamp without an offset is UTC too."""
+    if not text:
+        return None
+    end = datetime.fromisoformat(text)
+    return end.replace(tzinfo=UTC) if end.tzinfo is None else end.astimezone(UTC)
+
+
+def _parse_dollars(value: Any) -> int | None:
+    """ "$8,850" → 8850: GoDaddy's valuations are whole dollars."""
+    if value is None or isinstance(value, int):
+        return value
+    try:
+        return int(Decimal(str(value).replace("$", "").replace(",", "").strip()))
+    except InvalidOperation:
+        return None
