@@ -76,6 +76,8 @@ def default_apps() -> list[type[SiteApp]]:
     from brandcrawl.replica.flippa import FlippaApp
     from brandcrawl.replica.godaddy import GoDaddyApp
     from brandcrawl.replica.midman import MidManApp
+    from brandcrawl.replica.dynadot import DynadotApp
+    from brandcrawl.replica.namecheap import NamecheapApp
     from brandcrawl.replica.namejet import NameJetApp
     from brandcrawl.replica.parkio import ParkioApp
     from brandcrawl.replica.sedo import SedoApp
@@ -98,6 +100,8 @@ def default_apps() -> list[type[SiteApp]]:
         ParkioApp,
         DropCatchApp,
         GoDaddyApp,
+        NamecheapApp,
+        DynadotApp,
     ]
 
 
