@@ -70,13 +70,13 @@ def default_apps() -> list[type[SiteApp]]:
     from brandcrawl.replica.accsmarket import AccsMarketApp
     from brandcrawl.replica.atom import AtomApp
     from brandcrawl.replica.dropcatch import DropCatchApp
+    from brandcrawl.replica.dynadot import DynadotApp
     from brandcrawl.replica.ebay import EbayApp
     from brandcrawl.replica.ebay_api import EbayApiApp
     from brandcrawl.replica.fameswap import FameswapApp
     from brandcrawl.replica.flippa import FlippaApp
     from brandcrawl.replica.godaddy import GoDaddyApp
     from brandcrawl.replica.midman import MidManApp
-    from brandcrawl.replica.dynadot import DynadotApp
     from brandcrawl.replica.namecheap import NamecheapApp
     from brandcrawl.replica.namejet import NameJetApp
     from brandcrawl.replica.parkio import ParkioApp
