@@ -95,6 +95,13 @@ class BrandMatcher:
 
     def __init__(self, brands: Iterable[Brand]) -> None:
         self._watched = [_prepare(brand) for brand in brands]
+        # Looked up for every hit of a feed: indexed, not a walk through every brand.
+        self._official: dict[tuple[str, str | None, str], set[str]] = {}
+        for watched in self._watched:
+            keys = [("domain", None, domain) for domain in watched.official_domains]
+            keys += [("handle", platform, handle) for platform, handle in watched.official_handles]
+            for key in keys:
+                self._official.setdefault(key, set()).add(watched.brand.name)
         self._labels: list[_Label] = []
         for index, watched in enumerate(self._watched):
             seen: set[str] = set()
@@ -210,7 +217,13 @@ class BrandMatcher:
         if kind not in ("domain", "handle"):
             return set()
         region = REGIONS[kind](candidate)
-        return {w.brand.name for w in self._watched if _is_official(w, region, kind)}
+        if kind == "domain":
+            # The domain itself or any parent of it: shop.gallimard.fr is gallimard.fr's.
+            labels = region.host.split(".")
+            keys = [("domain", None, ".".join(labels[i:])) for i in range(len(labels))]
+        else:
+            keys = [("handle", None, region.folded.text), ("handle", region.platform, region.folded.text)]
+        return {brand for key in keys for brand in self._official.get(key, ())}
 
     def _occurrences(self, region: Region) -> Iterator[_Occurrence]:
         folded = region.folded
