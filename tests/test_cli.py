@@ -60,9 +60,12 @@ def test_demo_crawls_the_replica_and_writes_the_digest(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    for marketplace in ("ebay", "swapd", "socialtradia", "midman", "accsmarket"):
+    for marketplace in ("ebay", "flippa", "swapd", "socialtradia", "midman", "accsmarket", "atom"):
         assert f"{marketplace}: ok" in done.stdout
+    for feed in ("godaddy", "namecheap", "sedo", "dynadot", "parkio", "namejet"):
+        assert f"{feed}: ok" in done.stdout
     assert "fameswap: needs_login" in done.stdout
+    assert "dropcatch: needs_login" in done.stdout
     digest = next((tmp_path / "demo" / "digest").glob("digest-*.txt")).read_text(encoding="utf-8")
     assert "Twitter @Gallimard" in digest
     assert "La Pléiade" not in digest  # an exclusion in the demo watch file
@@ -71,6 +74,9 @@ def test_demo_crawls_the_replica_and_writes_the_digest(tmp_path: Path) -> None:
     for marketplace in ("ebay", "swapd", "socialtradia", "midman", "accsmarket"):
         assert f"\n   {marketplace} (" in hits or f"also on {marketplace} (" in hits
     assert "also on " in hits
+    # One domain on several feeds: one entry, its other listings under it.
+    entry = hits.split(" * gallimard-shop.com\n", 1)[1].split("\n * ", 1)[0]
+    assert "also on sedo (sedo.com)" in entry
     assert "followers" in hits
     assert "ebay (search pages): ok" in digest
     assert "fameswap: needs login" in digest
