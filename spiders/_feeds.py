@@ -18,7 +18,7 @@ import codecs
 import csv
 import io
 import zipfile
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
@@ -70,15 +70,9 @@ class FeedSpider(SearchSpider):
         super().update_settings(settings)
         settings.set("DOWNLOAD_MAXSIZE", cls.feed_maxsize, priority="spider")
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
-        if self.source:
-            self.crawler.stats.set_value("brandcrawl/source", self.source)
-        if reason := self.needs_login_reason():
-            self.crawler.stats.set_value("brandcrawl/needs_login", reason)
-            self.logger.warning("%s not crawled: %s", self.marketplace_name, reason)
-            return
-        for request in self.feed_requests():
-            yield request
+    def search_requests(self) -> Iterator[scrapy.Request]:
+        """What the base's start() sends (after a login, where there is one): the files."""
+        return self.feed_requests()
 
     def feed_requests(self) -> Iterator[scrapy.Request]:
         for site in self.sites:

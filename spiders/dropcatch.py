@@ -12,7 +12,7 @@ and sends nothing. Where the shapes come from: tests/fixtures/dropcatch/README.m
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -106,12 +106,6 @@ class DropCatchSpider(FeedSpider):
         """No revisits: they would fetch DropCatch's pages, which this spider, reading an API, does not
         check against robots.txt."""
         return None
-
-    async def start(self) -> AsyncIterator[scrapy.Request]:
-        # The token first (the base's login), then the searches and the files: FeedSpider's start
-        # would skip the login.
-        async for request in SearchSpider.start(self):
-            yield request
 
     # -- the token ------------------------------------------------------------------------------
 

@@ -246,14 +246,7 @@ class Store:
                 )
                 if row.listing_id not in seen
             ]
-            for row in rows:
-                row.status = "ended"
-            if rows:
-                session.execute(
-                    self._insert(ListingChange),
-                    [_change(row.id, "status", "active", "ended", now) for row in rows],
-                )
-            return len(rows)
+            return self._end(session, rows, now)
 
     def close_past_end(self, now: datetime, grace: timedelta = timedelta(hours=1)) -> int:
         """Mark active listings whose end time has passed as ended, each with its change; returns how
@@ -262,14 +255,18 @@ class Store:
             rows = session.scalars(
                 select(ListingRow).where(ListingRow.status == "active", ListingRow.end_time < now - grace)
             ).all()
-            for row in rows:
-                row.status = "ended"
-            if rows:
-                session.execute(
-                    self._insert(ListingChange),
-                    [_change(row.id, "status", "active", "ended", now) for row in rows],
-                )
-            return len(rows)
+            return self._end(session, list(rows), now)
+
+    def _end(self, session: Session, rows: list[ListingRow], now: datetime) -> int:
+        """Mark listings ended, each with its change; returns how many."""
+        for row in rows:
+            row.status = "ended"
+        if rows:
+            session.execute(
+                self._insert(ListingChange),
+                [_change(row.id, "status", "active", "ended", now) for row in rows],
+            )
+        return len(rows)
 
     def record_run(self, **fields: Any) -> int:
         with self.session() as session:
