@@ -119,9 +119,11 @@ class MatchPipeline:
         title_ruled_out = excluded | (
             self.matcher.official_brands(assets[0].value, assets[0].kind) if assets else set()
         )
+        # A feed's listing is titled with its domain: the asset match below says all the title would.
+        title_is_asset = bool(assets) and listing["title"].strip().lower() == assets[0].value
         by_brand = {
             match.brand: _why(match, "title")
-            for match in self.matcher.match(listing["title"], "title")
+            for match in ([] if title_is_asset else self.matcher.match(listing["title"], "title"))
             if match.brand not in title_ruled_out
         }
         # The asset on sale is the first one that carries a watched brand, else the first named.

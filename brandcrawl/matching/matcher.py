@@ -102,6 +102,14 @@ class BrandMatcher:
             keys += [("handle", platform, handle) for platform, handle in watched.official_handles]
             for key in keys:
                 self._official.setdefault(key, set()).add(watched.brand.name)
+        # Every brand's exclusion phrases in one automaton: a title is scanned once, not per brand.
+        self._exclusions = ahocorasick.Automaton()
+        for watched in self._watched:
+            for phrase in watched.exclusions:
+                brands = self._exclusions.get(phrase, set())
+                self._exclusions.add_word(phrase, brands | {watched.brand.name})
+        if len(self._exclusions):
+            self._exclusions.make_automaton()
         self._labels: list[_Label] = []
         for index, watched in enumerate(self._watched):
             seen: set[str] = set()
@@ -210,7 +218,9 @@ class BrandMatcher:
     def excluded_brands(self, text: str) -> set[str]:
         """The brands one of whose exclusion phrases ``text`` contains."""
         folded = label(text)
-        return {w.brand.name for w in self._watched if any(phrase in folded for phrase in w.exclusions)}
+        if not len(self._exclusions):
+            return set()
+        return {brand for _end, brands in self._exclusions.iter(folded) for brand in brands}
 
     def official_brands(self, candidate: str, kind: str) -> set[str]:
         """The brands whose own domain or handle ``candidate`` is: such listings are never reported."""
