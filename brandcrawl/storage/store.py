@@ -125,12 +125,11 @@ class Store:
         for row in rows:
             row["asset_pk"] = asset_pks.get((row["asset_kind"], row["asset"]))
         insert = self._insert(ListingRow)
-        statement = insert.values(rows)
-        statement = statement.on_conflict_do_update(
+        upsert = insert.on_conflict_do_update(
             index_elements=["marketplace", "listing_id"],
-            set_={name: statement.excluded[name] for name in (*_LISTING_FIELDS, "asset_pk", "last_seen")},
+            set_={name: insert.excluded[name] for name in (*_LISTING_FIELDS, "asset_pk", "last_seen")},
         )
-        session.execute(statement)
+        session.execute(upsert, rows)
         pks = _primary_keys(session, chunk)
 
         changes, hits = [], []
@@ -164,7 +163,7 @@ class Store:
             result.changes += len(changes)
         if hits:
             inserted = session.execute(
-                self._insert(Hit).values(hits).on_conflict_do_nothing().returning(Hit.id)
+                self._insert(Hit).on_conflict_do_nothing().returning(Hit.__table__.c.id), hits
             ).all()
             result.new_hits += len(inserted)
 
@@ -178,9 +177,8 @@ class Store:
         if not wanted:
             return {}
         session.execute(
-            self._insert(AssetRow)
-            .values([{"kind": kind, "value": value, "first_seen": now} for kind, value in wanted])
-            .on_conflict_do_nothing()
+            self._insert(AssetRow).on_conflict_do_nothing(),
+            [{"kind": kind, "value": value, "first_seen": now} for kind, value in wanted],
         )
         found = session.execute(
             select(AssetRow.kind, AssetRow.value, AssetRow.id).where(
@@ -190,10 +188,12 @@ class Store:
         return {(kind, value): pk for kind, value, pk in found}
 
     def _insert(self, model: type) -> Any:
+        """The dialect's INSERT (for its ON CONFLICT) on the model's table, run with a list of rows:
+        one statement compiled once and cached, where ``.values(rows)`` compiles every chunk anew."""
         dialect = {"sqlite": sqlite, "postgresql": postgresql}.get(self.engine.dialect.name)
         if dialect is None:
             raise RuntimeError(f"unsupported database {self.engine.dialect.name!r}: use SQLite or PostgreSQL")
-        return dialect.insert(model)
+        return dialect.insert(model.__table__)  # type: ignore[attr-defined]
 
     def unseen_active(
         self, marketplace: str, since: datetime, limit: int, seen: Collection[str] = ()
