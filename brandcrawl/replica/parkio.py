@@ -9,8 +9,10 @@ import json
 import math
 import re
 import tomllib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from brandcrawl.replica.feeds import ERROR_PAGE_TEMPLATE, FeedApp
 from brandcrawl.replica.server import ReplicaMarketplace, ReplicaRequest, Reply
@@ -23,6 +25,26 @@ _PAGE = re.compile(
     r"|/domains/index/(?P<tld>[a-z0-9]+)(?:/page:(?P<drop_page>\d+))?\.json"
 )
 JSON = {"Content-Type": "application/json; charset=UTF-8"}
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def close_stamp(moment: datetime) -> str:
+    """Park.io's close_date for ``moment``: "2026-07-10EDT12:41:01000" is 7 October, New York time."""
+    local = moment.astimezone(NEW_YORK)
+    zone = local.tzname() or "EST"
+    return (
+        f"{local.year}-{local.day:02d}-{local.month:02d}{zone}{local:%H:%M:%S}{local.microsecond // 1000:03d}"
+    )
+
+
+def _dated(row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A seed row with its times from now written as Park.io writes them."""
+    row = dict(row)
+    if (hours := row.pop("closes_in_hours", None)) is not None:
+        row["close_date"] = close_stamp(now + timedelta(hours=hours))
+    if (days := row.pop("drops_in_days", None)) is not None:
+        row["date_available"] = (now + timedelta(days=days)).date().isoformat()
+    return row
 
 
 class ParkioApp(FeedApp):
@@ -34,8 +56,9 @@ class ParkioApp(FeedApp):
     def __init__(self, replica: ReplicaMarketplace) -> None:
         super().__init__(replica)
         seed = tomllib.loads(SEED.read_text(encoding="utf-8"))
-        self.auctions: list[dict[str, Any]] = seed["auctions"]
-        self.drops: list[dict[str, Any]] = seed["drops"]
+        now = datetime.now(UTC)
+        self.auctions: list[dict[str, Any]] = [_dated(row, now) for row in seed["auctions"]]
+        self.drops: list[dict[str, Any]] = [_dated(row, now) for row in seed["drops"]]
         #: Generated names added to every list (no brand in them); raise it to benchmark real sizes.
         self.filler: int = seed["filler"]
         #: The largest page served, whatever ``?limit=`` asks for (Park.io caps it too).
@@ -56,19 +79,18 @@ class ParkioApp(FeedApp):
 
     def rows(self, tld: str | None) -> list[dict[str, Any]]:
         """Every row of a list: the seed's, then the filler."""
+        later = datetime.now(UTC) + timedelta(days=7)
         if tld is None:
+            close = close_stamp(later)
             filler = [
-                {
-                    "id": str(90000 + n),
-                    "name": f"{n:07d}.io",
-                    "price": "99",
-                    "close_date": "2026-11-10EST12:00:00000",
-                }
+                {"id": str(90000 + n), "name": f"{n:07d}.io", "price": "99", "close_date": close}
                 for n in range(self.filler)
             ]
             return [*self.auctions, *filler]
         seeded = [row for row in self.drops if row["name"].rpartition(".")[2].lower() == tld]
-        filler = [{"name": f"{n:07d}.{tld}", "date_available": "2026-10-12"} for n in range(self.filler)]
+        filler = [
+            {"name": f"{n:07d}.{tld}", "date_available": later.date().isoformat()} for n in range(self.filler)
+        ]
         return [*seeded, *filler]
 
     def page(self, tld: str | None, page: int, limit: int) -> bytes:
