@@ -2,6 +2,7 @@
 what goes wrong with a download, and whole crawls of the replica's inventory host."""
 
 import codecs
+import io
 import json
 import logging
 import urllib.request
@@ -22,7 +23,7 @@ from brandcrawl.items import Listing
 from brandcrawl.matching import BrandMatcher
 from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.replica.feeds import zipped
-from brandcrawl.replica.godaddy import FILLER_NAMES, GoDaddyApp, filler_domain, load_godaddy_seed
+from brandcrawl.replica.godaddy import FILES, GoDaddyApp, load_godaddy_seed
 from brandcrawl.replica.templates import render, template
 from brandcrawl.storage.models import CrawlRun, ListingRow
 from spiders.godaddy import GoDaddySpider
@@ -341,15 +342,23 @@ def test_urls(spider: GoDaddySpider) -> None:
 # -- the replica -------------------------------------------------------------------------------------
 
 
-def test_filler_names_are_distinct_ordinary_and_carry_no_brand() -> None:
-    names = [filler_domain(number) for number in range(30_000)]
-    assert len(set(names)) == len(names)
-    assert FILLER_NAMES > 1_000_000, "a file of a million distinct names"
-    assert all(name.isascii() and name.count(".") == 1 for name in names)
+def test_filler_names_are_distinct_ordinary_upper_case_and_carry_no_brand() -> None:
+    app: GoDaddyApp = ReplicaMarketplace(apps=[GoDaddyApp]).apps["godaddy"]  # type: ignore[assignment]
+    app.filler = 10_000
+    seeded = {seed.domain for seed in load_godaddy_seed()}
+    names: list[str] = []
+    for feed, file in FILES.items():
+        with zipfile.ZipFile(io.BytesIO(app.build(feed))) as archive:
+            data = json.loads(archive.read(f"{file}.json"))["data"]
+        seeds_in_file = sum(feed in seed.feeds for seed in app.items)
+        assert len(data) == seeds_in_file + 10_000, "the seed's items, then the filler"
+        names += [entry["domainName"] for entry in data[seeds_in_file:]]
+    assert len(set(names)) == len(names), "no name twice, in a file or across the three"
+    assert all(name.isascii() and name.isupper() and name.count(".") == 1 for name in names)
     matcher = BrandMatcher.from_watch(parse_watch(WATCH))
     assert list(matcher.match_many(names, "domain")) == []
-    seeded = {seed.domain for seed in load_godaddy_seed()}
     assert not seeded & set(names)
+    assert app.build("biddable") is app.build("biddable"), "a file is built once"
 
 
 def test_the_replica_serves_the_index_and_the_files(tmp_path: Path) -> None:

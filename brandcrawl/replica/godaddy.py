@@ -2,11 +2,13 @@
 files the spider reads, zipped JSON ``{"meta": {…}, "data": [item, …]}``, and the ``/metadata.json``
 index, built from ``seed_godaddy.toml`` plus ``filler`` generated domains per file.
 
-The seed holds the demo's hits and near misses; the filler is ordinary word-combination names that
-carry no demo brand, so a benchmark can serve files of a million items (``app.filler = 1_000_000``).
-A file is built once a day for a given seed and filler count, and kept (about 40 MB zipped at a
-million items, built in ~10 s); the items' end times count from 00:00 UTC on that day. Where the
-item shape comes from: tests/fixtures/godaddy/README.md.
+The seed holds the demo's hits and near misses; the filler is the replica's generated names that carry
+no demo brand (brandcrawl/replica/filler.py), upper case as GoDaddy writes names, none in two files
+nor a seed's, so a benchmark can serve files of a million items (``app.filler = 1_000_000``). A file
+is built once a day for a given seed and filler count, and kept (about 45 MB zipped at a million
+items, built in ~10 s, the first ~10 s more: it draws the three files' names); the items' end
+times count from 00:00 UTC on that day. Where the item shape comes from:
+tests/fixtures/godaddy/README.md.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from brandcrawl.replica.feeds import FeedApp
+from brandcrawl.replica.filler import Filler
 from brandcrawl.replica.server import ReplicaMarketplace
 
 SEED = Path(__file__).with_name("seed_godaddy.toml")
@@ -37,46 +40,6 @@ FILES = {
 LINK = "https://www.godaddy.com/domain-auctions/{slug}-{id}?isc=json_{feed}"
 # Items written to the zip at a time: a million items are never one string in memory.
 WRITE_CHUNK = 10_000
-
-# Filler names: two of these words in one of the PATTERNS below. None is, or joins into, a demo brand
-# ("folio", "gallimard") or a well-known one.
-WORDS = (
-    "acorn alpine amber anchor arbor arrow aspen atlas autumn azure badger bakery bamboo banner barley "
-    "basin beacon bear berry birch bison blaze bloom blue bold boulder bramble breeze brick bridge "
-    "bright brook buffalo cabin cactus canyon cardinal cargo cedar chalk cherry chestnut cider cinder "
-    "citrus clay cliff clover coast cobalt comet copper coral cove crane creek crest crimson crystal "
-    "cypress daisy dawn delta desert drift dune eagle echo ember falcon fern fjord flint forest fossil "
-    "fountain fresh frost galaxy garnet ginger glacier glade granite grove gulf harbor harvest hawk "
-    "hazel heron hickory hill hollow horizon indigo iris ivory jade jasper juniper kestrel lagoon "
-    "lantern larch laurel lavender ledge lemon lichen lily linen lotus lunar magnet maple marble "
-    "marsh meadow mesa midnight mint mist moss mountain nectar north oak oasis ocean olive onyx "
-    "orchard osprey otter palm panda pearl pebble pepper pine plains plum polar poppy prairie quail "
-    "quarry rapid raven reef ridge river robin rocket rose ruby rustic saffron sage salmon sand "
-    "sapphire scarlet shore sierra silver sky slate sparrow spruce stone storm summit sunny swift "
-    "thistle thunder timber topaz trail tulip tundra valley velvet violet walnut willow winter wren "
-    "yarrow zenith kitchen garden coffee studio market travel design supply labs works craft digital "
-    "media social health home pets photo print sport tech tools"
-).split()
-# (name pattern, TLD): .com the most common, as in the real files.
-PATTERNS = (
-    *(
-        (pattern, "com")
-        for pattern in (
-            *("{a}{b}", "{a}-{b}", "the{a}{b}", "my{a}{b}", "get{a}{b}", "go{a}{b}", "{a}and{b}"),
-            *("{a}{b}hq", "{a}{b}co", "{a}{b}app", "{a}{b}online", "{a}{b}group", "{a}{b}pro"),
-        )
-    ),
-    *(
-        ("{a}{b}", tld)
-        for tld in ("net", "org", "io", "co", "info", "biz", "us", "online", "xyz", "site", "club")
-    ),
-    *(("{a}{b}", tld) for tld in ("live", "app", "tech", "space", "world", "agency", "blog")),
-    *(("{a}-{b}", tld) for tld in ("net", "org", "info")),
-)
-# A multiplier coprime with the number of names: consecutive filler numbers give names spread over
-# the whole space, and no name twice.
-SPREAD = 7_919
-FILLER_NAMES = len(WORDS) ** 2 * len(PATTERNS)
 
 
 @dataclass(frozen=True)
@@ -102,15 +65,6 @@ def load_godaddy_seed(path: str | Path | None = None) -> list[GoDaddyItem]:
     return [GoDaddyItem(**{**table, "feeds": tuple(table["feeds"])}) for table in data["item"]]
 
 
-def filler_domain(number: int) -> str:
-    """The ``number``-th filler name: any ``FILLER_NAMES`` consecutive numbers give distinct names."""
-    spread = number * SPREAD % FILLER_NAMES
-    spread, a = divmod(spread, len(WORDS))
-    which, b = divmod(spread, len(WORDS))
-    pattern, tld = PATTERNS[which]
-    return f"{pattern.format(a=WORDS[a], b=WORDS[b])}.{tld}".upper()
-
-
 class GoDaddyApp(FeedApp):
     """The inventory host: ``/<file>.json.zip`` for each seed feed, and ``/metadata.json``."""
 
@@ -123,6 +77,7 @@ class GoDaddyApp(FeedApp):
         #: Generated domains added to each file, after the seed's.
         self.filler = 50
         self._built: dict[tuple[str, int, date, tuple[GoDaddyItem, ...]], bytes] = {}
+        self._filler_names: dict[tuple[int, frozenset[str]], list[str]] = {}
         for feed, file in FILES.items():
             self.serve(f"/{file}.json.zip", "zip", lambda feed=feed: self.build(feed))
         self.serve("/metadata.json", "json", self.metadata)
@@ -171,15 +126,30 @@ class GoDaddyApp(FeedApp):
         for item in self.items:
             if feed in item.feeds:
                 yield _item_json(item, feed, start)
+        names = self._names(self.filler)
         offset = list(FILES).index(feed) * self.filler  # each file its own filler names
         for number in range(offset, offset + self.filler):
-            yield _item_json(_filler_item(number, feed), feed, start)
+            yield _item_json(_filler_item(number, feed, names[number].upper()), feed, start)
+
+    def _names(self, count: int) -> list[str]:
+        """``count`` filler names for each file, in the files' order: none twice, none a seed's, in
+        lower case (upper-cased as written). Built once per count and seed, and only the last kept."""
+        seeded = frozenset(item.domain.lower() for item in self.items)
+        key = (count, seeded)
+        if key not in self._filler_names:
+            wanted = len(FILES) * count
+            names = [name for name in Filler().domains(wanted + len(seeded)) if name not in seeded]
+            del names[wanted:]
+            self._filler_names = {key: names}
+        return self._filler_names[key]
 
 
-def _filler_item(number: int, feed: str) -> GoDaddyItem:
+def _filler_item(number: int, feed: str, domain: str = "") -> GoDaddyItem:
+    """The ``number``-th filler item, in ``feed``'s file, named ``domain``: its id and figures follow
+    from ``number`` (benchmarks/feed_speed.py calls it without a name and puts in its own)."""
     closeout = feed == "closeout"
     return GoDaddyItem(
-        domain=filler_domain(number),
+        domain=domain,
         id=700_000_000 + number,
         feeds=(feed,),
         type="BuyNow" if closeout else "Bid",
