@@ -11,7 +11,11 @@ from scrapy import Spider, signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 
+from brandcrawl.runs import OK, judge, listings_read
 from brandcrawl.storage import Store
+
+# A complete inventory read with fewer rows than this share of the last run's is taken as partial.
+COMPLETE_SHARE = 0.7
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +25,10 @@ class RevisitExtension:
     ``BRANDCRAWL_REVISIT_MAX`` of its marketplace's active listings that this run did not see, oldest
     first. Only after a crawl that read its search pages without being blocked: a site that blocks or
     errs must not turn every stored hit into "gone".
+
+    A feed spider (``complete_inventory``) reads the marketplace's whole inventory instead: then every
+    listing missing from a healthy run's files is ended, without fetching anything, unless the files
+    came out much shorter than last time.
     """
 
     def __init__(self, crawler: Crawler, limit: int) -> None:
@@ -49,10 +57,9 @@ class RevisitExtension:
         stats = self.crawler.stats
         healthy = (
             stats.get_value("brandcrawl/pages/parsed", 0) > 0
-            and not stats.get_value("brandcrawl/pages/blocked")
-            and not stats.get_value("brandcrawl/pages/unexpected_empty")
-            and not stats.get_value("brandcrawl/parse_errors")
+            and not stats.get_value("brandcrawl/feed/incomplete")
             and not any(key.endswith(("/failed", "/refused")) for key in stats.get_stats())
+            and judge(stats.get_stats(), None).status == OK
         )
         if not healthy:
             return
@@ -61,7 +68,14 @@ class RevisitExtension:
         seen = getattr(spider, "yielded", ())
         try:
             if getattr(spider, "complete_inventory", False):
-                # Every file of the marketplace was read whole: a listing missing from them has ended.
+                # Every file of the marketplace was read whole: a listing missing from them has ended,
+                # unless the files are much shorter than last time (a partial export that still parses).
+                previous = store.recent_listings_seen(spider.marketplace_name, 1)
+                if previous and listings_read(stats.get_stats()) < previous[0] * COMPLETE_SHARE:
+                    logger.warning(
+                        "%s: the files are much shorter than last time; nothing ended", spider.name
+                    )
+                    return
                 ended = store.end_unseen(spider.marketplace_name, self.started_at, seen, datetime.now(UTC))
                 stats.inc_value("brandcrawl/revisits/ended", ended)
                 return

@@ -47,7 +47,7 @@ class PageFormatError(ValueError):
 
 
 # What reading a changed page or API answer raises.
-PAGE_ERRORS = (PageFormatError, ValueError, KeyError, TypeError, AttributeError)
+PAGE_ERRORS = (PageFormatError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError)
 
 
 class SearchSpider(scrapy.Spider):

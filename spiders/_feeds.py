@@ -26,9 +26,13 @@ from typing import Any, BinaryIO, ClassVar
 
 import ijson
 import scrapy
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
 
+from brandcrawl.assets import ascii_host
 from brandcrawl.items import Listing
 from brandcrawl.matching import BrandMatcher
 from brandcrawl.watch import watch_from_settings
@@ -109,7 +113,7 @@ class FeedSpider(SearchSpider):
                 counts["rows"] += len(chunk)
                 domains = [self._domain(row, feed, counts) for row in chunk]
                 for index, _matches in matcher.match_many(domains, "domain"):
-                    listing = self._listing(chunk[index], site, feed, seen_at, counts)
+                    listing = self._listing(chunk[index], domains[index], site, feed, seen_at, counts)
                     # Once per run: a name on two files of the marketplace is one listing.
                     if listing is not None and listing.listing_id not in self.yielded:
                         self.yielded.add(listing.listing_id)
@@ -132,12 +136,14 @@ class FeedSpider(SearchSpider):
             return ""  # matches nothing, keeps the chunk's positions
 
     def _listing(
-        self, row: Any, site: Site, feed: Feed, seen_at: datetime, counts: dict[str, int]
+        self, row: Any, domain: str, site: Site, feed: Feed, seen_at: datetime, counts: dict[str, int]
     ) -> Listing | None:
         try:
             return self.row_listing(row, site, feed, seen_at)
         except PAGE_ERRORS as error:
             self._malformed(row, error, counts)
+            # Still on sale, only unreadable today: its stored listing must not be ended as missing.
+            self.yielded.add(feed_name(domain))
             return None
 
     def _malformed(self, row: Any, error: Exception, counts: dict[str, int]) -> None:
@@ -194,9 +200,19 @@ class FeedSpider(SearchSpider):
         """A hit row as a listing; None to pass over it (a name already listed by another feed)."""
         raise NotImplementedError
 
+    def search_failed(self, failure: Failure) -> None:
+        """A file not had is a feed not read, whatever stopped it (robots.txt, the offsite filter,
+        the size limit too): the run must not pass for a whole inventory read."""
+        if failure.check(IgnoreRequest) and not failure.check(HttpError):
+            site = failure.request.meta.get("site", "unknown")  # type: ignore[attr-defined]
+            self.crawler.stats.inc_value(f"brandcrawl/site/{site}/failed")
+            self.logger.warning("feed %s not read: %s", failure.request.url, failure.getErrorMessage())  # type: ignore[attr-defined]
+            return
+        super().search_failed(failure)
+
     def feed_listing(self, domain: str, site: Site, feed: Feed, seen_at: datetime, **fields: Any) -> Listing:
         """A domain hit of a feed: the domain is its id on the marketplace, its title and its asset."""
-        name = domain.strip().lower().rstrip(".")
+        name = feed_name(domain)
         values: dict[str, Any] = {
             "listing_id": name,
             "title": name,
@@ -214,6 +230,12 @@ class FeedSpider(SearchSpider):
     def listing_url(self, site: Site, domain: str) -> str:
         """Where a person sees the domain's listing on the marketplace."""
         raise NotImplementedError
+
+
+def feed_name(domain: str) -> str:
+    """A feed's domain as its listing id and asset: lower case, Unicode labels in punycode (IDNA 2008,
+    as every marketplace's listing of it is named)."""
+    return ascii_host(domain.strip().rstrip("."))
 
 
 def file_in(response: Response, member: str | None = None) -> BinaryIO:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
@@ -323,12 +323,12 @@ class DropCatchSpider(FeedSpider):
         )
 
     def _parse_drop_date(self, row: dict[str, str]) -> datetime | None:
-        # The day the name drops: midnight UTC, the end of its backorder window. An odd date keeps
-        # the hit, which is worth more than its date.
+        # The day the name drops: its backorder window runs to the end of that day (UTC). An odd date
+        # keeps the hit, which is worth more than its date.
         text = (row.get("DropDate") or "").strip()
         for day_format in DAY_FORMATS if text else ():
             try:
-                return datetime.strptime(text[:10], day_format).replace(tzinfo=UTC)
+                return datetime.strptime(text[:10], day_format).replace(tzinfo=UTC) + timedelta(days=1)
             except ValueError:
                 continue
         if text:

@@ -28,7 +28,7 @@ from twisted.python.failure import Failure
 
 from brandcrawl.items import Listing
 from spiders._base import PageFormatError, Site
-from spiders._feeds import Feed, FeedSpider, file_in, json_items
+from spiders._feeds import Feed, FeedSpider, feed_name, file_in, json_items
 
 BIDDABLE = Feed("all_biddable_auctions", "/all_biddable_auctions.json.zip", "auction")
 # Expired-domain auctions: the name lapsed at its registrar and is auctioned before it is released.
@@ -159,8 +159,8 @@ def _without_bom(stream: BinaryIO) -> BinaryIO:
 
 
 def _ascii_domain(name: str) -> str:
-    """The name in lower case, IDNs in punycode as GoDaddy lists them (a Unicode one is encoded so)."""
-    return (name if name.isascii() else name.encode("idna").decode("ascii")).strip().lower()
+    """The name in lower case, IDNs in punycode, as every feed names them."""
+    return feed_name(name)
 
 
 def _parse_int(value: Any) -> int | None:

@@ -106,6 +106,8 @@ class ParkioSpider(FeedSpider):
         if not paging.get("nextPage"):
             return None
         if page >= self.max_pages:
+            # The rest of the list is unread: its stored listings must not be ended as missing.
+            self.crawler.stats.inc_value("brandcrawl/feed/incomplete")
             self.logger.warning(
                 "%s: stopped at page %d of %s (max_pages); raise max_pages to read the rest",
                 feed.name,
@@ -177,12 +179,12 @@ class ParkioSpider(FeedSpider):
             return None
 
     def _parse_date_available(self, row: dict[str, Any]) -> datetime | None:
-        # The day the name drops, with no hour: midnight UTC, the end of its backorder window.
+        # The day the name drops, with no hour: its backorder window runs to the end of that day (UTC).
         day = row.get("date_available")
         if not day:
             return None
         try:
-            return datetime.fromisoformat(day).replace(tzinfo=UTC)
+            return datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(days=1)
         except (ValueError, TypeError) as error:
             self.logger.warning("unreadable Park.io date_available %r on %s: %s", day, row["name"], error)
             return None

@@ -246,12 +246,12 @@ def test_the_dropping_list_gives_pending_deletes(
     assert stat(spider, "brandcrawl/feed/matched") == 4
     livres = through_pipelines(spider, listings[0], NOW)
     assert (livres.sale_method, livres.price, livres.bid_count) == ("pending_delete", None, None)
-    assert livres.end_time == datetime(2026, 11, 27, tzinfo=UTC)
+    assert livres.end_time == datetime(2026, 11, 28, tzinfo=UTC), "the end of the drop day"
     assert livres.url == "https://www.dropcatch.com/domain/gallimard-livres.com"
     assert (livres.details["drop_date"], livres.details["list"]) == ("2026-11-27", "AllDays")
     look_alike = through_pipelines(spider, listings[1], NOW)
     assert look_alike.details["domain_unicode"] == "gаllimard.com"
-    assert listings[2].end_time == datetime(2026, 11, 29, tzinfo=UTC), "a US-style date"
+    assert listings[2].end_time == datetime(2026, 11, 30, tzinfo=UTC), "a US-style date"
     assert "unreadable" not in caplog.text
 
 

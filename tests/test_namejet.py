@@ -2,6 +2,7 @@
 the list's address by New York's day, broken files, and whole crawls of the replica."""
 
 from datetime import UTC, datetime
+from decimal import InvalidOperation
 from pathlib import Path
 
 import pytest
@@ -262,3 +263,33 @@ async def test_a_name_gone_from_the_next_list_has_ended(watch_path: Path, db_url
     assert second.stats["brandcrawl/revisits/ended"] == 1
     changes = {(c.field, c.old_value, c.new_value) for c in rows(db_url, ListingChange)}
     assert changes == {("status", "active", "ended")}
+
+
+@deferred_f_from_coro_f
+async def test_a_list_much_shorter_than_last_time_ends_nothing(watch_path: Path, db_url: str) -> None:
+    with ReplicaMarketplace(apps=[NameJetApp]) as replica:
+        await crawl_replica(replica, watch_path, db_url)
+        app = replica.apps["namejet"]
+        assert isinstance(app, NameJetApp)
+        app.filler = 0  # a partial export: cut at a line end, it still parses
+        app.names.remove("galimard.com")
+        second = await crawl_replica(replica, watch_path, db_url)
+    assert second.stats["brandcrawl/run/status"] == "ok"
+    assert "brandcrawl/revisits/ended" not in second.stats
+    assert rows(db_url, ListingChange) == []
+
+
+def test_a_hit_row_that_cannot_be_read_is_counted_and_kept_from_being_ended(
+    spider: NameJetSpider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unreadable(row: str, *args: object) -> Listing:
+        if row == "galimard.com":
+            raise InvalidOperation("a price that is no number")  # not a ValueError: must not end the file
+        return original(row, *args)
+
+    original = spider.row_listing
+    monkeypatch.setattr(spider, "row_listing", unreadable)
+    listings = read(spider, b"galimard.com\ngallimard-shop.com\nXN--GLLIMARD-16G.FR\n")
+    assert set(listings) == {"gallimard-shop.com", "xn--gllimard-16g.fr"}
+    assert "galimard.com" in spider.yielded, "still on sale: its stored listing is not ended as missing"
+    assert stat(spider, "brandcrawl/feed/malformed") == 1

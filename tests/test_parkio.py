@@ -141,7 +141,7 @@ def test_a_drop_list_gives_pending_deletes(spider: ParkioSpider, caplog: pytest.
     ]  # fmt: skip
     livres = through_pipelines(spider, listings[0], NOW)
     assert (livres.sale_method, livres.price, livres.bid_count) == ("pending_delete", None, None)
-    assert livres.end_time == datetime(2026, 10, 8, tzinfo=UTC)
+    assert livres.end_time == datetime(2026, 10, 9, tzinfo=UTC), "the end of the drop day"
     assert livres.url == f"{ROOT}/domains/view/gallimard-livres.co"
     assert (livres.details["date_available"], livres.details["tld"]) == ("2026-10-08", "co")
     typo = listings[3]
