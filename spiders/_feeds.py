@@ -61,6 +61,11 @@ class FeedSpider(SearchSpider):
 
     #: Read by start(): the files to download on each site.
     feeds: ClassVar[tuple[Feed, ...]] = ()
+    #: Read by feed_requests(): read the files one after another, in ``feeds`` order, the next asked
+    #: for once one is read or lost, so that a name several files list is reported from the first
+    #: (the one that says the most about it) whatever order downloads end in, and one file is held
+    #: in memory at a time.
+    one_file_at_a_time: ClassVar[bool] = False
     #: Read by the revisit extension: the files hold the marketplace's whole inventory, so a stored
     #: listing missing from a healthy run's files has ended (no page is fetched to say so).
     complete_inventory: ClassVar[bool] = True
@@ -80,15 +85,27 @@ class FeedSpider(SearchSpider):
 
     def feed_requests(self) -> Iterator[scrapy.Request]:
         for site in self.sites:
-            for feed in self.feeds:
-                # Counted so the run recorder knows this is a watch crawl (one "search" per file).
-                self.crawler.stats.inc_value("brandcrawl/searches")
-                yield scrapy.Request(
-                    self.feed_url(site, feed),
-                    errback=self.search_failed,
-                    meta={"site": site.domain, "feed": feed.name},
-                    dont_filter=True,
-                )
+            for feed in self.feeds[:1] if self.one_file_at_a_time else self.feeds:
+                yield self.feed_request(site, feed)
+
+    def feed_request(self, site: Site, feed: Feed) -> scrapy.Request:
+        # Counted so the run recorder knows this is a watch crawl (one "search" per file).
+        self.crawler.stats.inc_value("brandcrawl/searches")
+        return scrapy.Request(
+            self.feed_url(site, feed),
+            errback=self.search_failed,
+            # Carried to say the next file is asked for after this one (not so for ``scrapy parse``).
+            meta={"site": site.domain, "feed": feed.name, "read_next": self.one_file_at_a_time},
+            dont_filter=True,
+        )
+
+    def next_feed(self, meta: dict[str, Any]) -> Iterator[scrapy.Request]:
+        """With ``one_file_at_a_time``, the file after the one just read or lost."""
+        if not meta.get("read_next"):
+            return  # all asked for at once, or one file read on its own
+        following = [feed.name for feed in self.feeds].index(meta["feed"]) + 1
+        if following < len(self.feeds):
+            yield self.feed_request(self.site_profiles[meta["site"]], self.feeds[following])
 
     def feed_url(self, site: Site, feed: Feed) -> str:
         return f"{self.site_root(site)}{feed.path}"
@@ -96,9 +113,13 @@ class FeedSpider(SearchSpider):
     def feed_named(self, name: str | None) -> Feed:
         return next((feed for feed in self.feeds if feed.name == name), self.feeds[0])
 
-    def parse(self, response: Response) -> Iterator[Listing]:
-        """A downloaded feed: the listings of its rows that carry a watched brand (``scrapy parse``
-        calls this too)."""
+    def parse(self, response: Response) -> Iterator[Listing | scrapy.Request]:
+        """A downloaded feed: the listings of its rows that carry a watched brand, then the next file
+        if they are read one at a time (``scrapy parse`` calls this too)."""
+        yield from self.read_feed(response)
+        yield from self.next_feed(response.meta)
+
+    def read_feed(self, response: Response) -> Iterator[Listing]:
         site, feed = self.site_for(response), self.feed_named(response.meta.get("feed"))
         if self.html_instead_of_file(response):
             return
@@ -200,15 +221,17 @@ class FeedSpider(SearchSpider):
         """A hit row as a listing; None to pass over it (a name already listed by another feed)."""
         raise NotImplementedError
 
-    def search_failed(self, failure: Failure) -> None:
+    def search_failed(self, failure: Failure) -> list[scrapy.Request]:
         """A file not had is a feed not read, whatever stopped it (robots.txt, the offsite filter,
-        the size limit too): the run must not pass for a whole inventory read."""
+        the size limit too): the run must not pass for a whole inventory read. The next file is
+        still read."""
         if failure.check(IgnoreRequest) and not failure.check(HttpError):
             site = failure.request.meta.get("site", "unknown")  # type: ignore[attr-defined]
             self.crawler.stats.inc_value(f"brandcrawl/site/{site}/failed")
             self.logger.warning("feed %s not read: %s", failure.request.url, failure.getErrorMessage())  # type: ignore[attr-defined]
-            return
-        super().search_failed(failure)
+        else:
+            super().search_failed(failure)
+        return list(self.next_feed(failure.request.meta))  # type: ignore[attr-defined]
 
     def feed_listing(self, domain: str, site: Site, feed: Feed, seen_at: datetime, **fields: Any) -> Listing:
         """A domain hit of a feed: the domain is its id on the marketplace, its title and its asset."""

@@ -57,6 +57,7 @@ class DynadotSpider(CsvFeedSpider):
     allowed_domains: ClassVar[list[str]] = ["dynadot.com"]
     site_profiles: ClassVar[dict[str, Site]] = {"dynadot.com": Site("dynadot.com", "USD")}
     feeds = (EXPIRED, USER, PRE_EXPIRY)
+    one_file_at_a_time = True  # a name on two files is reported from the same one every run
     # Tens of thousands of auctions a file, a few MB: ample room.
     feed_maxsize = 64 * 1024 * 1024
     # Dynadot sits behind Cloudflare.

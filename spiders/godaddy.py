@@ -22,9 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, BinaryIO, ClassVar
 from urllib.parse import quote
 
-import scrapy
 from scrapy.http import Response, TextResponse
-from twisted.python.failure import Failure
 
 from brandcrawl.items import Listing
 from spiders._base import PageFormatError, Site
@@ -47,13 +45,15 @@ LEGACY_LISTING = "https://auctions.godaddy.com/trpItemListing.aspx?domain={domai
 
 class GoDaddySpider(FeedSpider):
     name = "godaddy"
-    # Read by FeedSpider.start: the files live on the inventory host of the auctions site.
+    # The files live on the inventory host of the auctions site.
     default_base_url = "https://inventory.{site}"
     allowed_domains: ClassVar[list[str]] = ["godaddy.com"]
     # GoDaddy Auctions prices everything in US dollars.
     site_profiles: ClassVar[dict[str, Site]] = {"auctions.godaddy.com": Site("auctions.godaddy.com", "USD")}
-    # Read in this order, one after another (see feed_requests).
+    # Most expiring auctions are biddable too: read in this order, one after another, so each is
+    # reported from the expiring file, which says the most about it.
     feeds = (EXPIRING, BIDDABLE, CLOSEOUT)
+    one_file_at_a_time = True
     # Read by FeedSpider.update_settings: the biddable and expiring files run to ~37 MB zipped each.
     feed_maxsize = 100 * 1024 * 1024
     custom_settings: ClassVar[dict[str, Any]] = {
@@ -66,38 +66,6 @@ class GoDaddySpider(FeedSpider):
 
     def is_blocked(self, response: TextResponse) -> bool:
         return response.status == 403 or super().is_blocked(response)
-
-    def feed_requests(self) -> Iterator[scrapy.Request]:
-        # One file after another, the next asked for once one is read or lost: a domain that several
-        # files list (most expiring auctions are biddable too) is reported once, from the first file,
-        # the one that says the most about it; and one ~40 MB file is held at a time, not three.
-        for site in self.sites:
-            yield self._feed_request(site, self.feeds[0])
-
-    def parse(self, response: Response) -> Iterator[Listing | scrapy.Request]:
-        yield from super().parse(response)
-        yield from self._next_feed(response.meta)
-
-    def search_failed(self, failure: Failure) -> list[scrapy.Request]:
-        super().search_failed(failure)
-        return list(self._next_feed(failure.request.meta))  # type: ignore[attr-defined]
-
-    def _next_feed(self, meta: dict[str, Any]) -> Iterator[scrapy.Request]:
-        if "feed" not in meta:
-            return  # ``scrapy parse`` of one file
-        following = [feed.name for feed in self.feeds].index(meta["feed"]) + 1
-        if following < len(self.feeds):
-            yield self._feed_request(self.site_profiles[meta["site"]], self.feeds[following])
-
-    def _feed_request(self, site: Site, feed: Feed) -> scrapy.Request:
-        # Counted as FeedSpider counts its files: one "search" per file.
-        self.crawler.stats.inc_value("brandcrawl/searches")
-        return scrapy.Request(
-            self.feed_url(site, feed),
-            errback=self.search_failed,
-            meta={"site": site.domain, "feed": feed.name},
-            dont_filter=True,
-        )
 
     def rows(self, response: Response, feed: Feed) -> Iterator[dict[str, Any]]:
         return iter(json_items(_without_bom(file_in(response)), ITEMS))

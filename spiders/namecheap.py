@@ -59,6 +59,8 @@ class NamecheapSpider(CsvFeedSpider):
     allowed_domains: ClassVar[list[str]] = ["d3ry1h4w5036x1.cloudfront.net", "namecheap.com"]
     site_profiles: ClassVar[dict[str, Site]] = {"namecheap.com": Site("namecheap.com", "USD")}
     feeds = (MARKET_SALES, BUY_NOW)
+    # A name in both is reported as the auction (bids, end) whatever download ends first.
+    one_file_at_a_time = True
     feed_maxsize = MAX_FILE
     # CloudFront's WAF answers a refused client 403 with its own HTML page.
     block_titles = ("ERROR: The request could not be satisfied",)

@@ -6,8 +6,8 @@
 - ``topdomains_{us,d,e,fr,es}.txt``: premium names on sale, ``domain~200.000 EUR~`` (a dot for
   thousands) or ``domain~Make offer~``.
 
-A name on several lists is reported once, from the first list read. Where the addresses and formats come
-from: tests/fixtures/sedo/README.md.
+A name on several lists is reported once, from the first list in ``feeds`` order. Where the
+addresses and formats come from: tests/fixtures/sedo/README.md.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class SedoSpider(FeedSpider):
     site_profiles: ClassVar[dict[str, Site]] = {"sedo.com": Site("sedo.com", "USD")}
     block_titles = CLOUDFLARE_TITLES
     feeds = (AUCTIONS, *TOP_LISTS)
+    # A name on several lists is reported from the first, the auction (bids, end) before an asking price.
+    one_file_at_a_time = True
     # The auction list holds ~17,000 lines (under 1 MB), the top lists a few hundred.
     feed_maxsize = 16 * 1024 * 1024
 

@@ -138,7 +138,9 @@ def test_an_html_page_where_the_file_should_be_is_a_parse_error(spider: DynadotS
 @deferred_f_from_coro_f
 async def test_the_three_files_are_asked_in_us_dollars(spider: DynadotSpider) -> None:
     requests = [request async for request in spider.start()]
-    assert [request.url for request in requests] == [
+    assert [request.url for request in requests] == [spider.feed_url(spider.sites[0], spider.feeds[0])]
+    assert requests[0].meta["read_next"], "one file after another"
+    assert [spider.feed_url(spider.sites[0], feed) for feed in spider.feeds] == [
         "https://www.dynadot.com/market/auction/auctions.csv?currency=USD",
         "https://www.dynadot.com/market/user-auction/user_auctions.csv?currency=USD",
         "https://www.dynadot.com/market/pre-expiry-auction/pre_expiry_auctions.csv?currency=USD",

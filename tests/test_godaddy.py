@@ -71,13 +71,13 @@ def feed_response(name: str, body: bytes | None = None, **meta: Any) -> Response
     """The file ``name`` as downloaded: the fixture zipped as GoDaddy zips it, unless ``body`` is given."""
     url = f"https://inventory.{SITE}/{name}.json.zip"
     data = zipped(f"{name}.json", fixture_json(name)) if body is None else body
-    request = Request(url, meta={"site": SITE, "feed": name, **meta})
+    request = Request(url, meta={"site": SITE, "feed": name, "read_next": True, **meta})
     return Response(url, body=data, headers={"Content-Type": "application/zip"}, request=request)
 
 
 def html_response(name: str, body: str, status: int = 200, **headers: str) -> HtmlResponse:
     url = f"https://inventory.{SITE}/{name}.json.zip"
-    request = Request(url, meta={"site": SITE, "feed": name})
+    request = Request(url, meta={"site": SITE, "feed": name, "read_next": True})
     return HtmlResponse(url, status=status, body=body, encoding="utf-8", headers=headers, request=request)
 
 

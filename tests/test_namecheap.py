@@ -14,7 +14,7 @@ from brandcrawl.items import Listing
 from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.replica.namecheap import BUY_NOW_PATH, SALES_PATH, NamecheapApp
 from brandcrawl.storage.models import CrawlRun, ListingRow
-from spiders.namecheap import BUY_NOW, MARKET_SALES, NamecheapSpider
+from spiders.namecheap import MARKET_SALES, NamecheapSpider
 from tests.conftest import CrawlResult, count, crawl, crawl_settings, parsed, parsing_spider, rows, stat
 from tests.conftest import through_pipelines as piped
 
@@ -239,11 +239,11 @@ def test_s3s_access_denied_for_a_moved_file_is_a_parse_error(spider: NamecheapSp
 @deferred_f_from_coro_f
 async def test_the_two_files_are_asked_of_namecheaps_cloudfront_host(spider: NamecheapSpider) -> None:
     requests = [request async for request in spider.start()]
-    assert [request.url for request in requests] == [
+    assert [request.meta["feed"] for request in requests] == [MARKET_SALES.name], "the auctions first"
+    assert [spider.feed_url(spider.sites[0], feed) for feed in spider.feeds] == [
         f"{HOST}/reports/Namecheap_Market_Sales.csv",
         f"{HOST}/reports/Namecheap_Market_Sales_Buy_Now.csv",
     ]
-    assert [request.meta["feed"] for request in requests] == [MARKET_SALES.name, BUY_NOW.name]
     settings = spider.crawler.settings
     assert settings.getint("DOWNLOAD_MAXSIZE") >= 300 * 1024 * 1024, "the sales file is ~194 MB"
     assert settings.getint("DOWNLOAD_TIMEOUT") >= 600
