@@ -66,6 +66,9 @@ class FeedSpider(SearchSpider):
     #: (the one that says the most about it) whatever order downloads end in, and one file is held
     #: in memory at a time.
     one_file_at_a_time: ClassVar[bool] = False
+    #: Read by parse(): files that can hold no row on a quiet day (a header, then nothing) without
+    #: the format having changed. Any other file without rows is unexpectedly empty.
+    may_be_empty: ClassVar[frozenset[str]] = frozenset()
     #: Read by the revisit extension: the files hold the marketplace's whole inventory, so a stored
     #: listing missing from a healthy run's files has ended (no page is fetched to say so).
     complete_inventory: ClassVar[bool] = True
@@ -182,7 +185,7 @@ class FeedSpider(SearchSpider):
             return
         stats.inc_value("brandcrawl/pages/parsed")
         stats.inc_value(f"brandcrawl/site/{site.domain}/parsed")
-        if not counts["rows"]:
+        if not counts["rows"] and (feed.name not in self.may_be_empty or not response.body.strip()):
             stats.inc_value("brandcrawl/pages/unexpected_empty")
             self.logger.error(
                 "the %s feed at %s holds no row: has its format changed?", feed.name, response.url

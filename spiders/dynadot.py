@@ -58,6 +58,8 @@ class DynadotSpider(CsvFeedSpider):
     site_profiles: ClassVar[dict[str, Site]] = {"dynadot.com": Site("dynadot.com", "USD")}
     feeds = (EXPIRED, USER, PRE_EXPIRY)
     one_file_at_a_time = True  # a name on two files is reported from the same one every run
+    # Sellers' own auctions and pre-expiry auctions come and go: a day can have none.
+    may_be_empty = frozenset({USER.name, PRE_EXPIRY.name})
     # Tens of thousands of auctions a file, a few MB: ample room.
     feed_maxsize = 64 * 1024 * 1024
     # Dynadot sits behind Cloudflare.

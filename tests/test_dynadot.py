@@ -208,3 +208,15 @@ async def test_an_error_page_is_a_broken_crawl_that_keeps_what_was_stored(
     assert result.stats["brandcrawl/run/status"] == "broken"
     assert count(db_url, ListingRow) == len(HITS)
     assert [run.status for run in sorted(rows(db_url, CrawlRun), key=lambda run: run.id)] == ["ok", "broken"]
+
+
+@pytest.mark.parametrize(("feed", "empty_is_news"), [("user_auctions", False), ("auctions", True)])
+def test_a_header_without_rows_is_a_quiet_day_only_for_the_files_that_have_them(
+    spider: DynadotSpider, feed: str, empty_is_news: bool
+) -> None:
+    header = (FIXTURES / "auctions.csv").read_bytes().splitlines(keepends=True)[0]
+    url = f"https://www.dynadot.com/{feed}.csv"
+    response = Response(url, body=header, request=Request(url, meta={"site": "dynadot.com", "feed": feed}))
+    assert parsed(spider, response) == ([], [])
+    assert ("brandcrawl/pages/unexpected_empty" in spider.crawler.stats.get_stats()) is empty_is_news
+    assert stat(spider, "brandcrawl/pages/parsed") == 1
