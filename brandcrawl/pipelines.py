@@ -116,9 +116,8 @@ class MatchPipeline:
         # An exclusion phrase in the title, or the brand's own asset as the thing on sale, rules the
         # brand out of the title; an official asset named beside another one rules out only itself.
         excluded = self.matcher.excluded_brands(listing["title"])
-        title_ruled_out = excluded | (
-            self.matcher.official_brands(assets[0].value, assets[0].kind) if assets else set()
-        )
+        official = [self.matcher.official_brands(asset.value, asset.kind) for asset in assets]
+        title_ruled_out = excluded | (official[0] if official else set())
         # A feed's listing is titled with its domain: the asset match below says all the title would.
         title_is_asset = bool(assets) and listing["title"].strip().lower() == assets[0].value
         by_brand = {
@@ -129,8 +128,10 @@ class MatchPipeline:
         # The asset on sale is the first one that carries a watched brand, else the first named.
         on_sale = assets[0] if assets else Asset("other", None)
         by_asset: dict[str, dict[str, Any]] = {}
-        for asset in reversed(assets):  # the first asset's reasons win, as it is written first
-            ruled_out = excluded | self.matcher.official_brands(asset.value, asset.kind)
+        for asset, its_own in reversed(
+            list(zip(assets, official, strict=True))
+        ):  # the first asset's reasons win
+            ruled_out = excluded | its_own
             found = [m for m in self.matcher.match(asset.value, asset.kind) if m.brand not in ruled_out]
             if found:
                 on_sale = asset

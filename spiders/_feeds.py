@@ -295,4 +295,12 @@ def csv_rows(stream: BinaryIO, encoding: str = "utf-8-sig", **options: Any) -> I
 def json_items(stream: BinaryIO, prefix: str) -> Iterable[Any]:
     """The items of a JSON array at ``prefix`` ("item" for a top-level array, "data.item" under a key),
     parsed as a stream; numbers come as Decimal."""
-    return ijson.items(stream, prefix)
+    return ijson.items(without_bom(stream), prefix)
+
+
+def without_bom(stream: BinaryIO) -> BinaryIO:
+    """The stream past a UTF-8 byte-order mark, which the JSON parser refuses."""
+    buffered = io.BufferedReader(stream)  # type: ignore[arg-type]
+    if buffered.peek(len(codecs.BOM_UTF8)).startswith(codecs.BOM_UTF8):
+        buffered.read(len(codecs.BOM_UTF8))
+    return buffered

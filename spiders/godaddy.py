@@ -14,12 +14,10 @@ Where that shape comes from: tests/fixtures/godaddy/README.md.
 
 from __future__ import annotations
 
-import codecs
-import io
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from scrapy.http import Response, TextResponse
@@ -68,7 +66,7 @@ class GoDaddySpider(FeedSpider):
         return response.status == 403 or super().is_blocked(response)
 
     def rows(self, response: Response, feed: Feed) -> Iterator[dict[str, Any]]:
-        return iter(json_items(_without_bom(file_in(response)), ITEMS))
+        return iter(json_items(file_in(response), ITEMS))
 
     def row_domain(self, row: dict[str, Any], feed: Feed) -> str:
         # Real files hold a few items with an empty domainName: malformed, counted and skipped.
@@ -77,10 +75,8 @@ class GoDaddySpider(FeedSpider):
             raise PageFormatError("not a domain name")
         return name
 
-    def row_listing(self, row: dict[str, Any], site: Site, feed: Feed, seen_at: datetime) -> Listing | None:
-        domain = _ascii_domain(row["domainName"])
-        if domain in self.yielded:
-            return None  # reported from an earlier file of this run
+    def row_listing(self, row: dict[str, Any], site: Site, feed: Feed, seen_at: datetime) -> Listing:
+        domain = feed_name(row["domainName"])
         fields: dict[str, Any] = {
             "url": self._parse_url(row, site, domain),
             "bid_count": _parse_int(row.get("numberOfBids")),
@@ -116,19 +112,6 @@ class GoDaddySpider(FeedSpider):
         if feed is EXPIRING:
             details["expiring"] = True
         return {key: value for key, value in details.items() if value is not None}
-
-
-def _without_bom(stream: BinaryIO) -> BinaryIO:
-    """The stream past a UTF-8 byte-order mark, which the JSON parser refuses."""
-    buffered = io.BufferedReader(stream)
-    if buffered.peek(len(codecs.BOM_UTF8)).startswith(codecs.BOM_UTF8):
-        buffered.read(len(codecs.BOM_UTF8))
-    return buffered
-
-
-def _ascii_domain(name: str) -> str:
-    """The name in lower case, IDNs in punycode, as every feed names them."""
-    return feed_name(name)
 
 
 def _parse_int(value: Any) -> int | None:

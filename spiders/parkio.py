@@ -9,7 +9,6 @@ tests/fixtures/parkio/README.md). The TLDs read are the watch file's ``categorie
 
 from __future__ import annotations
 
-import codecs
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,7 @@ from scrapy.http import Response, TextResponse
 
 from brandcrawl.items import Listing
 from spiders._base import PAGE_ERRORS, PageFormatError, Site
-from spiders._feeds import FEED_ERRORS, Feed, FeedSpider, file_in, json_items
+from spiders._feeds import FEED_ERRORS, Feed, FeedSpider, file_in, json_items, without_bom
 from spiders._shops import CLOUDFLARE_TITLES
 
 AUCTIONS = Feed("auctions", "/auctions.json", "auction")
@@ -100,7 +99,7 @@ class ParkioSpider(FeedSpider):
         feed = self.feed_named(response.meta.get("feed"))
         page = response.meta.get("page", 1)
         try:
-            paging = _paging(_json_stream(response))
+            paging = _paging(without_bom(file_in(response)))
         except (*FEED_ERRORS, *PAGE_ERRORS):
             return None  # an unreadable page: the base has recorded why
         if not paging.get("nextPage"):
@@ -123,7 +122,7 @@ class ParkioSpider(FeedSpider):
         )
 
     def rows(self, response: Response, feed: Feed) -> Iterable[dict[str, Any]]:
-        return json_items(_json_stream(response), f"{_list_key(feed)}.item")
+        return json_items(file_in(response), f"{_list_key(feed)}.item")
 
     def row_domain(self, row: dict[str, Any], feed: Feed) -> str:
         name = row["name"]
@@ -208,14 +207,6 @@ def parse_close_date(stamp: str) -> datetime:
 
 def _list_key(feed: Feed) -> str:
     return "auctions" if feed is AUCTIONS else "domains"
-
-
-def _json_stream(response: Response) -> BinaryIO:
-    """The page as a byte stream, past a UTF-8 BOM (which the JSON parser refuses)."""
-    stream = file_in(response)
-    if stream.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
-        stream.seek(0)
-    return stream
 
 
 def _paging(stream: BinaryIO) -> dict[str, Any]:

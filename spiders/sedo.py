@@ -59,11 +59,9 @@ class SedoSpider(FeedSpider):
             raise PageFormatError(f"not a {feed.name} line")
         return domain
 
-    def row_listing(self, row: str, site: Site, feed: Feed, seen_at: datetime) -> Listing | None:
+    def row_listing(self, row: str, site: Site, feed: Feed, seen_at: datetime) -> Listing:
         written = self.row_domain(row, feed)
         domain = ascii_host(written)
-        if domain in self.yielded:
-            return None  # on a list read earlier in this run
         if feed is AUCTIONS:
             listing = self._auction(row, domain, site, feed, seen_at)
         else:
