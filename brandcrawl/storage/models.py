@@ -125,6 +125,67 @@ class Hit(Base):
     score: Mapped[float]
     first_seen: Mapped[datetime] = mapped_column(UTCDateTime)
     reported_in: Mapped[int | None] = mapped_column(ForeignKey("digests.id"), index=True)
+    # Triage: new | reviewed | false_positive | actioned (takedown requested) | resolved (gone after action)
+    state: Mapped[str] = mapped_column(String(16), default="new", server_default="new", index=True)
+    state_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TriageAction(Base):
+    """One change of a hit's triage state, with who made it, when and why: the audit trail."""
+
+    __tablename__ = "triage_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    old_state: Mapped[str] = mapped_column(String(16))
+    new_state: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Suppression(Base):
+    """An asset (domain, or platform + handle) or a seller the team said is not a problem for a brand.
+
+    ``brand`` NULL covers every brand. Removing one keeps the row (``removed_at``) for the audit trail.
+    """
+
+    __tablename__ = "suppressions"
+    __table_args__ = (Index("ix_suppressions_target", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # asset | seller
+    # asset: the asset's stored value ("gallimard-shop.net", "x:gallimard"); seller: the seller's name
+    value: Mapped[str] = mapped_column(String(300))
+    asset_kind: Mapped[str | None] = mapped_column(String(16))  # domain | handle, for assets
+    marketplace: Mapped[str | None] = mapped_column(String(40))  # for sellers: a seller is per marketplace
+    brand: Mapped[str | None] = mapped_column(String(200))
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    hit_id: Mapped[int | None] = mapped_column(ForeignKey("hits.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class Snapshot(Base):
+    """A listing page as fetched, kept as evidence: the body lives compressed under its sha256.
+
+    Never updated: a later fetch of the same page adds a row (and shares the file if the body is equal).
+    """
+
+    __tablename__ = "snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    listing_pk: Mapped[int] = mapped_column(ForeignKey("listings.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    status: Mapped[int] = mapped_column(Integer)
+    headers: Mapped[dict] = mapped_column(JSON)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # of the raw body, as received
+    size: Mapped[int] = mapped_column(BigInteger)  # raw body bytes
+    path: Mapped[str] = mapped_column(String(300))  # relative to the evidence folder
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ListingChange(Base):
