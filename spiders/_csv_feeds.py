@@ -70,12 +70,12 @@ class CsvFeedSpider(FeedSpider):
     def rows(self, response: Response, feed: Feed) -> Iterator[str]:
         """The file's lines after the header, line ends kept (no per-line work before row_domain)."""
         assert isinstance(feed, CsvFeed)
-        lines = io.TextIOWrapper(file_in(response), encoding=self.encoding, newline="")
-        header = next(lines, None)
-        if header is None:
-            return  # an empty file: FeedSpider reports it as unexpectedly empty
-        self.headers[feed.name] = Header.read(header, feed)
-        yield from lines
+        with io.TextIOWrapper(file_in(response), encoding=self.encoding, newline="") as lines:
+            header = next(lines, None)
+            if header is None:
+                return  # an empty file: FeedSpider reports it as unexpectedly empty
+            self.headers[feed.name] = Header.read(header, feed)
+            yield from lines
 
     def row_domain(self, row: str, feed: Feed) -> str:
         header = self.headers[feed.name]

@@ -1,7 +1,8 @@
 """The base of the feed spiders: marketplaces that publish their whole inventory as daily files.
 
 A feed is downloaded through Scrapy (robots.txt, AutoThrottle, retries, the spider's
-``feed_maxsize``) and read as a stream of rows: a zip member, CSV or text lines decoded as they
+``feed_maxsize``), the big ones in parts (HTTP range requests) into a spool file, and read as a
+stream of rows: a zip member, CSV or text lines decoded as they
 are read, a JSON array through ijson. The rows' domains go through the matcher's bulk path a chunk at
 a time, and only the rows that carry a watched brand become listings; a million-row file is never
 held as a list of parsed rows.
@@ -17,11 +18,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
+import re
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
+from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 import ijson
@@ -44,6 +49,9 @@ CHUNK_ROWS = 20_000
 MALFORMED_SAMPLE = 5
 # What a broken file raises while it is read.
 FEED_ERRORS = (zipfile.BadZipFile, EOFError, ijson.JSONError, UnicodeDecodeError, csv.Error, OSError)
+# The part size of the files big enough to download in parts (see FeedSpider.feed_part_size).
+BIG_FILE_PART = 16 * 1024 * 1024
+CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,24 @@ class Feed:
     name: str  # "all_biddable_auctions"
     path: str  # where it is under the site's root: "/all_biddable_auctions.json.zip"
     sale_method: str  # what its rows are: auction | fixed | offer | pending_delete | closeout
+
+
+@dataclass
+class Spool:
+    """A file being downloaded in parts: where its bytes go, and what must not change meanwhile."""
+
+    path: Path
+    # The first part's ETag (or Last-Modified), sent back as If-Range: a file replaced on the server
+    # between two parts comes back whole, never as two versions stitched together.
+    validator: str | None
+    received: int = 0
+    parts: int = field(default=0)
+
+    def append(self, data: bytes) -> None:
+        with self.path.open("ab") as file:
+            file.write(data)
+        self.received += len(data)
+        self.parts += 1
 
 
 class FeedSpider(SearchSpider):
@@ -76,11 +102,19 @@ class FeedSpider(SearchSpider):
     #: Read by update_settings(): the largest file accepted (this spider's DOWNLOAD_MAXSIZE, which
     #: ``-s DOWNLOAD_MAXSIZE=…`` still overrides). Default 64 MiB; set it to the feed's size.
     feed_maxsize: ClassVar[int] = 64 * 1024 * 1024
+    #: Read by feed_request(): download each file in parts of this many bytes (HTTP range requests,
+    #: one after another) into a spool file, so that a file of hundreds of MB is never held in
+    #: memory. 0: in one response. A server that ignores ranges sends the whole file at once.
+    feed_part_size: ClassVar[int] = 0
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
         settings.set("DOWNLOAD_MAXSIZE", cls.feed_maxsize, priority="spider")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spools: set[Path] = set()
 
     def search_requests(self) -> Iterator[scrapy.Request]:
         """What the base's start() sends (after a login, where there is one): the files."""
@@ -94,13 +128,116 @@ class FeedSpider(SearchSpider):
     def feed_request(self, site: Site, feed: Feed) -> scrapy.Request:
         # Counted so the run recorder knows this is a watch crawl (one "search" per file).
         self.crawler.stats.inc_value("brandcrawl/searches")
+        # Carried to say the next file is asked for after this one (not so for ``scrapy parse``).
+        meta = {"site": site.domain, "feed": feed.name, "read_next": self.one_file_at_a_time}
+        if self.feed_part_size:
+            return self.part_request(self.feed_url(site, feed), meta, None)
         return scrapy.Request(
-            self.feed_url(site, feed),
-            errback=self.search_failed,
-            # Carried to say the next file is asked for after this one (not so for ``scrapy parse``).
-            meta={"site": site.domain, "feed": feed.name, "read_next": self.one_file_at_a_time},
+            self.feed_url(site, feed), errback=self.search_failed, meta=meta, dont_filter=True
+        )
+
+    def part_request(self, url: str, meta: dict[str, Any], spool: Spool | None) -> scrapy.Request:
+        start = spool.received if spool else 0
+        headers = {
+            "Range": f"bytes={start}-{start + self.feed_part_size - 1}",
+            # A range of a compressed encoding cannot be decompressed on its own.
+            "Accept-Encoding": "identity",
+        }
+        if spool and spool.validator:
+            headers["If-Range"] = spool.validator
+        return scrapy.Request(
+            url,
+            errback=self.part_failed,
+            headers=headers,
+            # 416: the range starts past the end, which the first part's does only of an empty file.
+            meta={
+                **meta,
+                "feed_spool": spool,
+                "handle_httpstatus_list": [*self._allowed_statuses(), 416],
+            },
             dont_filter=True,
         )
+
+    def _allowed_statuses(self) -> list[int]:
+        # A request's list replaces the spider's (or HTTPERROR_ALLOWED_CODES) in HttpErrorMiddleware.
+        return list(getattr(self, "handle_httpstatus_list", self.settings.getlist("HTTPERROR_ALLOWED_CODES")))
+
+    def feed_part(self, response: Response) -> Iterator[Listing | scrapy.Request]:
+        """One part of a file downloaded in parts: the next part is asked for, and once the last
+        one is in, the file is read from the spool as ``parse`` reads a whole response."""
+        spool: Spool | None = response.meta.get("feed_spool")
+        if response.status != 206:
+            # The whole file: the server ignores ranges, the file is empty (416), or it changed
+            # since the first part (If-Range).
+            self._discard(spool)
+            yield from self.read_file(
+                response if response.status != 416 else response.replace(status=200, body=b"")
+            )
+            return
+        found = CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", b"").decode("latin-1"))
+        start = spool.received if spool else 0
+        if found is None or int(found[1]) != start:
+            self._discard(spool)
+            self.unreadable(response, self.site_for(response), ValueError("a part of the file out of order"))
+            yield from self.next_feed(response.meta)
+            return
+        total = None if found[3] == "*" else int(found[3])
+        if spool is None:
+            if self.html_instead_of_file(response):
+                yield from self.next_feed(response.meta)
+                return
+            limit = self.crawler.settings.getint("DOWNLOAD_MAXSIZE")
+            if total is not None and limit and total > limit:
+                self._too_large(response, total, limit)
+                yield from self.next_feed(response.meta)
+                return
+            spool = self._spool(response)
+        spool.append(response.body)
+        end = int(found[2]) + 1
+        if response.body and (total is None or end < total):
+            yield self.part_request(response.url, response.meta, spool)
+            return
+        self.crawler.stats.inc_value("brandcrawl/feed/parts", spool.parts)
+        response.meta["feed_file"] = spool.path
+        try:
+            yield from self.read_file(response.replace(status=200, body=b""))
+        finally:
+            self._discard(spool)
+
+    def part_failed(self, failure: Failure) -> list[scrapy.Request]:
+        self._discard(failure.request.meta.get("feed_spool"))  # type: ignore[attr-defined]
+        return self.search_failed(failure)
+
+    def _spool(self, response: Response) -> Spool:
+        handle, name = tempfile.mkstemp(prefix=f"brandcrawl-{self.name}-", suffix=".part")
+        os.close(handle)
+        etag = response.headers.get("ETag", b"").decode("latin-1")
+        modified = response.headers.get("Last-Modified", b"").decode("latin-1")
+        # Only a strong ETag may be sent back as If-Range.
+        validator = (etag if etag and not etag.startswith("W/") else None) or modified or None
+        if validator is None:
+            self.logger.info("%s gives no ETag: a change between two parts goes unnoticed", response.url)
+        spool = Spool(Path(name), validator)
+        self.spools.add(spool.path)
+        return spool
+
+    def _discard(self, spool: Spool | None) -> None:
+        if spool is not None:
+            spool.path.unlink(missing_ok=True)
+            self.spools.discard(spool.path)
+
+    def _too_large(self, response: Response, total: int, limit: int) -> None:
+        site = response.meta.get("site", "unknown")
+        self.crawler.stats.inc_value(f"brandcrawl/site/{site}/failed")
+        self.logger.warning(
+            "feed %s not read: %d bytes, over DOWNLOAD_MAXSIZE (%d)", response.url, total, limit
+        )
+
+    def closed(self, reason: str) -> None:
+        """Parts of files a crawl stopped in the middle of are not left behind."""
+        for path in list(self.spools):
+            path.unlink(missing_ok=True)
+        self.spools.clear()
 
     def next_feed(self, meta: dict[str, Any]) -> Iterator[scrapy.Request]:
         """With ``one_file_at_a_time``, the file after the one just read or lost."""
@@ -117,8 +254,15 @@ class FeedSpider(SearchSpider):
         return next((feed for feed in self.feeds if feed.name == name), self.feeds[0])
 
     def parse(self, response: Response) -> Iterator[Listing | scrapy.Request]:
-        """A downloaded feed: the listings of its rows that carry a watched brand, then the next file
-        if they are read one at a time (``scrapy parse`` calls this too)."""
+        """A downloaded feed, or a part of one (``scrapy parse`` calls this too)."""
+        if "feed_spool" in response.meta:
+            yield from self.feed_part(response)
+        else:
+            yield from self.read_file(response)
+
+    def read_file(self, response: Response) -> Iterator[Listing | scrapy.Request]:
+        """The listings of a whole file's rows that carry a watched brand, then the next file if they
+        are read one at a time."""
         yield from self.read_feed(response)
         yield from self.next_feed(response.meta)
 
@@ -147,6 +291,9 @@ class FeedSpider(SearchSpider):
             self.unreadable(response, site, error)
             return
         finally:
+            # While the rows' readers still hold them: a spooled file is closed, not left to the GC.
+            for file in response.meta.pop("feed_handles", ()):
+                file.close()
             stats = self.crawler.stats
             for name, value in counts.items():
                 stats.inc_value(f"brandcrawl/feed/{name}", value)
@@ -185,7 +332,7 @@ class FeedSpider(SearchSpider):
             return
         stats.inc_value("brandcrawl/pages/parsed")
         stats.inc_value(f"brandcrawl/site/{site.domain}/parsed")
-        if not counts["rows"] and (feed.name not in self.may_be_empty or not response.body.strip()):
+        if not counts["rows"] and (feed.name not in self.may_be_empty or not feed_head(response).strip()):
             stats.inc_value("brandcrawl/pages/unexpected_empty")
             self.logger.error(
                 "the %s feed at %s holds no row: has its format changed?", feed.name, response.url
@@ -201,7 +348,7 @@ class FeedSpider(SearchSpider):
     def html_instead_of_file(self, response: Response) -> bool:
         """A challenge page (counted as blocked) or another HTML page (a parse error) where the file
         should be."""
-        head = response.body[:512].lstrip(codecs.BOM_UTF8).lstrip().lower()
+        head = feed_head(response).lstrip(codecs.BOM_UTF8).lstrip().lower()
         if not (head.startswith((b"<!doctype html", b"<html")) or b"<head" in head):
             return False
         if isinstance(response, TextResponse) and self.is_blocked(response):
@@ -264,15 +411,31 @@ def feed_name(domain: str) -> str:
     return ascii_host(domain.strip().rstrip("."))
 
 
+def feed_bytes(response: Response) -> BinaryIO:
+    """The downloaded file: its spool when it came in parts, else the response's body."""
+    spooled = response.meta.get("feed_file")
+    if not spooled:
+        return io.BytesIO(response.body)
+    file = open(spooled, "rb")  # noqa: SIM115 (read as a stream, closed by read_feed once read)
+    response.meta.setdefault("feed_handles", []).append(file)
+    return file
+
+
+def feed_head(response: Response, size: int = 512) -> bytes:
+    """The first ``size`` bytes of the downloaded file."""
+    with feed_bytes(response) as file:
+        return file.read(size)
+
+
 def file_in(response: Response, member: str | None = None) -> BinaryIO:
-    """The response's bytes as a file; for a zip, its member (``member``, else the first), read as
-    a stream."""
-    body = io.BytesIO(response.body)
+    """The downloaded file as a stream; for a zip, its member (``member``, else the first)."""
+    body = feed_bytes(response)
     is_zip = zipfile.is_zipfile(body)
     body.seek(0)  # is_zipfile reads the end of the file
     if not is_zip:
-        if member is not None or response.body.startswith(b"PK\x03\x04"):
+        if member is not None or body.read(4) == b"PK\x03\x04":
             raise zipfile.BadZipFile("a zip archive was expected (truncated?)")
+        body.seek(0)
         return body
     archive = zipfile.ZipFile(body)
     names = [info.filename for info in archive.infolist() if not info.is_dir()]
@@ -283,19 +446,22 @@ def file_in(response: Response, member: str | None = None) -> BinaryIO:
 
 def text_lines(stream: BinaryIO, encoding: str = "utf-8-sig") -> Iterator[str]:
     """Lines decoded as they are read (``utf-8-sig`` drops a BOM), without their line ends."""
-    for line in io.TextIOWrapper(stream, encoding=encoding, newline=""):
-        yield line.rstrip("\r\n")
+    with io.TextIOWrapper(stream, encoding=encoding, newline="") as lines:
+        for line in lines:
+            yield line.rstrip("\r\n")
 
 
 def csv_rows(stream: BinaryIO, encoding: str = "utf-8-sig", **options: Any) -> Iterator[dict[str, str]]:
     """CSV rows as dicts by header, read as they are decoded."""
-    return csv.DictReader(io.TextIOWrapper(stream, encoding=encoding, newline=""), **options)
+    with io.TextIOWrapper(stream, encoding=encoding, newline="") as text:
+        yield from csv.DictReader(text, **options)
 
 
 def json_items(stream: BinaryIO, prefix: str) -> Iterable[Any]:
     """The items of a JSON array at ``prefix`` ("item" for a top-level array, "data.item" under a key),
     parsed as a stream; numbers come as Decimal."""
-    return ijson.items(without_bom(stream), prefix)
+    with without_bom(stream) as source:
+        yield from ijson.items(source, prefix)
 
 
 def without_bom(stream: BinaryIO) -> BinaryIO:

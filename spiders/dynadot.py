@@ -21,6 +21,7 @@ from brandcrawl.assets import ascii_host
 from brandcrawl.items import Listing
 from spiders._base import PageFormatError, Site
 from spiders._csv_feeds import CsvFeed, CsvFeedSpider
+from spiders._feeds import BIG_FILE_PART
 
 COLUMNS = (
     "Bid Price",
@@ -62,6 +63,7 @@ class DynadotSpider(CsvFeedSpider):
     may_be_empty = frozenset({USER.name, PRE_EXPIRY.name})
     # Tens of thousands of auctions a file, a few MB: ample room.
     feed_maxsize = 64 * 1024 * 1024
+    feed_part_size = BIG_FILE_PART
     # Dynadot sits behind Cloudflare.
     block_titles = ("Just a moment...", "Attention Required!")
     #: Read by HttpErrorMiddleware: Cloudflare's challenge (403) reaches parse(), to count as blocked.

@@ -24,7 +24,7 @@ from scrapy.http import Response, TextResponse
 
 from brandcrawl.items import Listing
 from spiders._base import PageFormatError, Site
-from spiders._feeds import Feed, FeedSpider, feed_name, file_in, json_items
+from spiders._feeds import BIG_FILE_PART, Feed, FeedSpider, feed_name, file_in, json_items
 
 BIDDABLE = Feed("all_biddable_auctions", "/all_biddable_auctions.json.zip", "auction")
 # Expired-domain auctions: the name lapsed at its registrar and is auctioned before it is released.
@@ -54,6 +54,7 @@ class GoDaddySpider(FeedSpider):
     one_file_at_a_time = True
     # Read by FeedSpider.update_settings: the biddable and expiring files run to ~37 MB zipped each.
     feed_maxsize = 100 * 1024 * 1024
+    feed_part_size = BIG_FILE_PART
     custom_settings: ClassVar[dict[str, Any]] = {
         # Read by the download handlers (default 32 MiB): warn when a file nears twice its usual size.
         "DOWNLOAD_WARNSIZE": 64 * 1024 * 1024,

@@ -22,6 +22,7 @@ from brandcrawl.assets import ascii_host
 from brandcrawl.items import Listing
 from spiders._base import PageFormatError, Site
 from spiders._csv_feeds import CsvFeed, CsvFeedSpider
+from spiders._feeds import BIG_FILE_PART
 
 MARKET_SALES = CsvFeed(
     "market_sales",
@@ -62,6 +63,7 @@ class NamecheapSpider(CsvFeedSpider):
     # A name in both is reported as the auction (bids, end) whatever download ends first.
     one_file_at_a_time = True
     feed_maxsize = MAX_FILE
+    feed_part_size = BIG_FILE_PART
     # CloudFront's WAF answers a refused client 403 with its own HTML page.
     block_titles = ("ERROR: The request could not be satisfied",)
     #: Read by HttpErrorMiddleware: a 403 reaches parse(), where an HTML one is a block and anything

@@ -24,7 +24,7 @@ from scrapy.http import Response
 from brandcrawl.assets import ascii_host
 from brandcrawl.items import Listing
 from spiders._base import PageFormatError, Site
-from spiders._feeds import Feed, FeedSpider, file_in, text_lines
+from spiders._feeds import Feed, FeedSpider, feed_head, file_in, text_lines
 from spiders._shops import CLOUDFLARE_TITLES
 
 AUCTIONS = Feed("auctions_us", "/txt/auctions_us.txt", "auction")
@@ -50,7 +50,7 @@ class SedoSpider(FeedSpider):
 
     def rows(self, response: Response, feed: Feed) -> Iterator[str]:
         # Sedo writes ISO-8859-1; a copy saved again as UTF-8 says so with a byte-order mark.
-        encoding = "utf-8-sig" if response.body.startswith(codecs.BOM_UTF8) else "iso-8859-1"
+        encoding = "utf-8-sig" if feed_head(response).startswith(codecs.BOM_UTF8) else "iso-8859-1"
         return (row for line in text_lines(file_in(response), encoding) if (row := line.strip()))
 
     def row_domain(self, row: str, feed: Feed) -> str:
