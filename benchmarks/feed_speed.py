@@ -224,6 +224,7 @@ def crawl_child(feed: str, brands: list[dict[str, Any]], base_url: str, profile_
 def parse_child(feed: str, files_dir: Path) -> dict:
     """The raw-parse ceiling: every file of ``feed`` through the spider's ``rows()`` and
     ``row_domain()``, a chunk at a time as ``FeedSpider.parse`` reads them, without matching."""
+    from scrapy import Request
     from scrapy.http import Response
 
     from spiders._base import PAGE_ERRORS
@@ -233,8 +234,11 @@ def parse_child(feed: str, files_dir: Path) -> dict:
     rows = malformed = 0
     parse_s = 0.0
     for source in spider.feeds:
-        body = (files_dir / feed / source.path.lstrip("/")).read_bytes()
-        response = Response(f"http://replica.invalid{source.path}", body=body)
+        path = files_dir / feed / source.path.lstrip("/")
+        url = f"http://replica.invalid{source.path}"
+        # Read from the file, as the crawl reads a file it downloaded in parts (spider.feed_part_size).
+        meta = {"feed_file": path} if spider.feed_part_size else {}
+        response = Response(url, body=b"" if meta else path.read_bytes(), request=Request(url, meta=meta))
         start = time.perf_counter()
         stream = spider.rows(response, source)
         while chunk := list(islice(stream, CHUNK_ROWS)):
@@ -247,7 +251,7 @@ def parse_child(feed: str, files_dir: Path) -> dict:
                     malformed += 1
                     domains.append("")
         parse_s += time.perf_counter() - start
-        del body, response, stream
+        del response, stream
     return {"parse_s": parse_s, "rows": rows, "malformed": malformed, "peak_rss_mb": _status_mb("VmHWM")}
 
 

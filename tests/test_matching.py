@@ -1,12 +1,14 @@
 """The brand matcher, one table per family of the product rule: what is a hit, what is not, and why."""
 
+import random
+import re
 import subprocess
 import sys
 
 import pytest
 
 from brandcrawl.config import Brand, OfficialHandle
-from brandcrawl.matching import BrandMatcher, label
+from brandcrawl.matching import BrandMatcher, label, text
 
 MATCHER = BrandMatcher(
     [
@@ -355,3 +357,15 @@ def test_the_bulk_path_sends_odd_lines_to_the_matcher() -> None:
     domains = [" gallimrd.com", "http://gallimrd.com/x", "n!ke.com", ".gallimard", "example.org"]
     bulk = [i for i, _ in MATCHER.match_many(domains, "domain")]
     assert bulk == [i for i, d in enumerate(domains) if MATCHER.match(d, "domain")] == [0, 1, 2, 3]
+
+
+def test_plain_text_folds_the_same_on_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Letters between separators skip the character-by-character reading; what comes out must be
+    what that reading gives, spans and word starts included."""
+    rng = random.Random(7)
+    alphabet = "abcdefghilmnrvwxyzABCIRNV.-_ "
+    samples = ["", ".", "--", "gallimard", "Gallimard-Shop.", ".the.gallimard", "tw rn vv _x_", "RNvv"]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 16))) for _ in range(3000)]
+    fast = [text.fold(sample) for sample in samples]
+    monkeypatch.setattr(text, "PLAIN", re.compile(r"(?!)"))  # every sample through the general path
+    assert fast == [text.fold(sample) for sample in samples]

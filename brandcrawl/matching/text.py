@@ -24,6 +24,9 @@ NUMBER_WITH_UNIT = re.compile(r"\d+(?:[kmb]|st|nd|rd|th|er|e|eme|k?m)")
 # Pairs a reader takes for one letter, and letters a reader takes for each other.
 SKELETON_PAIRS = (("rn", "m"), ("vv", "w"))
 SKELETON_LETTERS = str.maketrans({"i": "l"})
+# Letters and plain separators only: no digit, symbol or non-ASCII character to read (most domains).
+PLAIN = re.compile(r"[A-Za-z.\-_ ]*")
+LETTER_RUN = re.compile(r"[A-Za-z]+")
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,8 @@ def _latin(char: str) -> str | None:
 
 def fold(original: str) -> Folded:
     """Fold ``original`` into ``text`` and ``skeleton`` (see the module docstring)."""
+    if original.isascii() and PLAIN.fullmatch(original):
+        return _fold_plain(original)
     pieces = [(index, char, fold_char(char)) for index, char in enumerate(original)]
     mixed = _runs_with_letters(pieces)
     chars: list[str] = []
@@ -147,6 +152,27 @@ def fold(original: str) -> Folded:
         for letter in folded:
             chars.append(letter)
             origin.append(index)
+    text = "".join(chars)
+    skeleton, skeleton_to_text = _skeleton(text, starts)
+    return Folded(original, text, tuple(origin), frozenset(starts), skeleton, skeleton_to_text)
+
+
+def _fold_plain(original: str) -> Folded:
+    """``fold`` for letters between separators, the bulk path's usual candidate, without reading
+    character by character: each run of letters is a word, lower-cased, and nothing else is kept."""
+    chars: list[str] = []
+    origin: list[int] = []
+    starts = {0}
+    length = 0
+    for run in LETTER_RUN.finditer(original):
+        start, end = run.span()
+        if start:
+            starts.add(length)  # a separator came before this word
+        chars.append(run.group().lower())
+        origin.extend(range(start, end))
+        length += end - start
+    if not origin or origin[-1] < len(original) - 1:
+        starts.add(length)  # separators after the last word (or nothing but separators)
     text = "".join(chars)
     skeleton, skeleton_to_text = _skeleton(text, starts)
     return Folded(original, text, tuple(origin), frozenset(starts), skeleton, skeleton_to_text)
