@@ -56,8 +56,10 @@ def straddles(token: str, start: int, end: int) -> bool:
     """``token`` reads better as ordinary words in which ``token[start:end]`` crosses from one word
     into the next (hello|realise holds "loreal") than as that brand with words around it
     (shop|gallimard). Readings are compared by cost: fewer and more common words cost less."""
-    respecting = _reading(token[:start]) + BRAND_COST + _reading(token[end:])
-    return _reading(token, avoid=frozenset({start, end} - {0, len(token)})) < respecting
+    # The three readings share the token's words, looked up once.
+    words = _words_at(token)
+    respecting = _reading(words, 0, start) + BRAND_COST + _reading(words, end, len(token))
+    return _reading(words, 0, len(token), avoid=frozenset({start, end} - {0, len(token)})) < respecting
 
 
 BRAND_COST = 1.0
@@ -72,22 +74,39 @@ def _word_cost(word: str) -> float:
     return 1.0 + max(0.3, 7.0 - value)
 
 
-def _reading(text: str, avoid: frozenset[int] = frozenset()) -> float:
-    """The cheapest reading of ``text`` as words, never cutting at a position in ``avoid``."""
+def _words_at(text: str) -> list[list[tuple[int, float]]]:
+    """For each position of ``text``, the words starting there: (where each ends, its cost)."""
     inf, cost = math.inf, _word_cost
-    best = [0.0] + [inf] * len(text)
-    for begin in range(len(text)):
+    return [
+        [
+            (stop, step)
+            for stop in range(begin + 1, min(len(text), begin + 24) + 1)
+            if (step := cost(text[begin:stop])) != inf
+        ]
+        for begin in range(len(text))
+    ]
+
+
+def _reading(
+    words: list[list[tuple[int, float]]], first: int, last: int, avoid: frozenset[int] = frozenset()
+) -> float:
+    """The cheapest reading as words of the text from ``first`` to ``last`` (``words`` from
+    ``_words_at``), never cutting at a position in ``avoid``."""
+    inf = math.inf
+    best = dict.fromkeys(range(first + 1, last + 1), inf)
+    best[first] = 0.0
+    for begin in range(first, last):
         here = best[begin]
-        if here == inf or (begin and begin in avoid):
+        if here == inf or (begin != first and begin in avoid):
             continue
-        # Forward from each reachable cut: only the few words starting here are looked up.
-        for stop in range(begin + 1, min(len(text), begin + 24) + 1):
-            if stop in avoid and stop != len(text):
+        for stop, step in words[begin]:
+            if stop > last:
+                break
+            if stop in avoid and stop != last:
                 continue
-            step = cost(text[begin:stop])
-            if step != inf and here + step < best[stop]:
+            if here + step < best[stop]:
                 best[stop] = here + step
-    return best[len(text)]
+    return best[last]
 
 
 @cache
