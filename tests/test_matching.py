@@ -85,6 +85,8 @@ VARIANTS = [
     ("zero-for-o", "decathl0n.com", "domain", "Decathlon", "homoglyph", "decathl0n", "0 for o"),
     ("one-for-l", "ga11imard.com", "domain", "Gallimard", "homoglyph", "ga11imard", "1 for l"),
     ("l-for-i", "galllmard.com", "domain", "Gallimard", "homoglyph", "galllmard", "l for i"),
+    # A look-alike, not a typo: it counts even for a common-word brand, which allows no typo.
+    ("q-for-g", "oranqe.com", "domain", "Orange", "homoglyph", "oranqe", "q for g"),
     ("cyrillic", "gаllimard.com", "domain", "Gallimard", "homoglyph", "gаllimard", "Cyrillic а"),
     ("greek", "decathlοn.shop", "domain", "Decathlon", "homoglyph", "decathlοn", "Greek ο"),
     ("accented", "gallimárd.com", "domain", "Gallimard", "homoglyph", "gallimárd", "accented á"),

@@ -29,7 +29,7 @@ from brandcrawl.matching.text import LEET, SKELETON_PAIRS
 
 SEPARATORS = b"-._"
 # The matcher's own readings (text.py), every digit read as leetspeak: a superset of what it folds.
-_LETTERS = {**LEET, "i": "l"}
+_LETTERS = {**LEET, "i": "l", "q": "g"}
 
 
 def _table() -> bytes:

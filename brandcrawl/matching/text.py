@@ -21,9 +21,10 @@ LEET = {"0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9
 # Symbols read as letters between letters ("g@llimard"); elsewhere they separate words.
 LEET_SYMBOLS = {"@": "a", "$": "s", "!": "l", "|": "l"}
 NUMBER_WITH_UNIT = re.compile(r"\d+(?:[kmb]|st|nd|rd|th|er|e|eme|k?m)")
-# Pairs a reader takes for one letter, and letters a reader takes for each other.
+# Pairs a reader takes for one letter, and letters a reader takes for each other (a single-storey
+# g is a q with its tail bent: dnstwist's homoglyphs and real squats use q for g).
 SKELETON_PAIRS = (("rn", "m"), ("vv", "w"))
-SKELETON_LETTERS = str.maketrans({"i": "l"})
+SKELETON_LETTERS = str.maketrans({"i": "l", "q": "g"})
 # Letters and plain separators only: no digit, symbol or non-ASCII character to read (most domains).
 PLAIN = re.compile(r"[A-Za-z.\-_ ]*")
 LETTER_RUN = re.compile(r"[A-Za-z]+")
