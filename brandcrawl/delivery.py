@@ -109,7 +109,7 @@ def _deliver_one(
         logger.warning("another digest run is delivering to %s: left to it", address)
         return
     try:
-        with store.session() as session:
+        with store.snapshot() as session:
             report = collect(session, watch, now, audience)
         if (not report.problems) if health_only else (report.quiet and not watch.digest.send_quiet):
             _release(store, claim)

@@ -1,5 +1,6 @@
-"""Shared fixtures and helpers: a watch file, a real SQLite database, the replica marketplace,
-in-process crawls, spiders for parse tests and what the pipelines make of a listing."""
+"""Shared fixtures and helpers: a watch file, a real database (SQLite, or PostgreSQL when
+BRANDCRAWL_TEST_PG_URL is set: see tests/with-postgres), the replica marketplace, in-process crawls,
+spiders for parse tests and what the pipelines make of a listing."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ from scrapy.crawler import Crawler
 from scrapy.http import TextResponse
 from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
-from sqlalchemy import func, select
+from sqlalchemy import MetaData, func, make_url, select
 
 from brandcrawl.items import Listing
 from brandcrawl.pipelines import MatchPipeline, NormalizePipeline
 from brandcrawl.storage import Store
+from tests.databases import PostgresDatabases, postgres_admin_url
 
 SpiderT = TypeVar("SpiderT", bound=Spider)
 
@@ -55,9 +57,50 @@ def watch_path(tmp_path: Path) -> Path:
     return path
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    for backend in ("sqlite", "postgres"):
+        config.addinivalue_line(
+            "markers", f"{backend}_only(reason=...): a test about that database alone, skipped on the other"
+        )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    on_postgres = postgres_admin_url() is not None
+    for marker, skipped in (("sqlite_only", on_postgres), ("postgres_only", not on_postgres)):
+        if skipped and (found := item.get_closest_marker(marker)) is not None:
+            pytest.skip(f"{marker.removesuffix('_only')} only: {found.kwargs['reason']}")
+
+
+@pytest.fixture(scope="session")
+def postgres_databases() -> Iterator[PostgresDatabases | None]:
+    admin_url = postgres_admin_url()
+    if admin_url is None:
+        yield None
+        return
+    databases = PostgresDatabases(admin_url)
+    yield databases
+    databases.close()
+
+
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'brandcrawl.db'}"
+def db_url(tmp_path: Path, postgres_databases: PostgresDatabases | None) -> str:
+    """A database with nothing stored: a new SQLite file (its schema made on first use), or the
+    session's PostgreSQL database, migrated and emptied (upgrading it again does nothing). A test
+    must not change its schema: migration tests use ``bare_db_url``."""
+    if postgres_databases is None:
+        return f"sqlite:///{tmp_path / 'brandcrawl.db'}"
+    return postgres_databases.emptied()
+
+
+@pytest.fixture
+def bare_db_url(tmp_path: Path, postgres_databases: PostgresDatabases | None) -> Iterator[str]:
+    """A database of the test's own without even a schema, on either backend: for migration tests."""
+    if postgres_databases is None:
+        yield f"sqlite:///{tmp_path / 'bare.db'}"
+        return
+    url = postgres_databases.bare()
+    yield url
+    postgres_databases.drop(url)
 
 
 @pytest.fixture
@@ -78,6 +121,9 @@ def project_settings(**overrides: Any) -> dict[str, Any]:
             "AUTOTHROTTLE_ENABLED": False,
             "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
             "BRANDCRAWL_BACKOFF_MAX_DELAY": 0.1,
+            # Listing pages kept as evidence are tested in test_evidence.py; elsewhere they would add
+            # requests to every crawl's exact request list, and files to the current folder.
+            "BRANDCRAWL_EVIDENCE_ENABLED": False,
             "LOG_LEVEL": "INFO",
             **overrides,
         },
@@ -143,11 +189,29 @@ def through_pipelines(spider: Spider, listing: Listing, now: datetime) -> Listin
 
 
 def rows(db_url: str, model: type) -> list[Any]:
-    """Every row of ``model`` in the database."""
+    """Every row of ``model`` in the database, oldest first (PostgreSQL returns updated rows last)."""
     store = Store(db_url)
     try:
         with store.session() as session:
-            return list(session.scalars(select(model)))
+            return list(session.scalars(select(model).order_by(*model.__table__.primary_key)))
+    finally:
+        store.close()
+
+
+def stored_text(db_url: str) -> str:
+    """Everything the database holds, as text, to check that a secret never reached it: the SQLite
+    file's bytes with its write-ahead log (deleted rows too), or every row of every PostgreSQL table."""
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        files = (Path(f"{url.database}{suffix}") for suffix in ("", "-wal"))
+        return b"".join(file.read_bytes() for file in files if file.exists()).decode("latin-1")
+    store = Store(db_url)
+    try:
+        tables = MetaData()
+        tables.reflect(store.engine)
+        with store.engine.connect() as connection:
+            found = (connection.execute(select(table)) for table in tables.sorted_tables)
+            return "\n".join(repr(tuple(row)) for result in found for row in result)
     finally:
         store.close()
 

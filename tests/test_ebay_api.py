@@ -21,7 +21,6 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from brandcrawl.replica import ReplicaMarketplace, load_seed
 from brandcrawl.replica.ebay import EbayApp
 from brandcrawl.replica.ebay_api import EbayApiApp
-from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, ListingRow
 from spiders import ebay_api
 from spiders.ebay import EbaySpider
@@ -34,6 +33,7 @@ from tests.conftest import (
     parsing_spider,
     rows,
     stat,
+    stored_text,
     through_pipelines,
 )
 
@@ -613,7 +613,7 @@ async def test_the_keyset_and_token_stay_out_of_logs_stats_and_the_database(
         )
     assert len(token_posts(api_replica)) >= 2
     keyset = base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
-    database = "\n".join(Store(db_url).engine.raw_connection().driver_connection.iterdump())
+    database = stored_text(db_url)
     for where in (caplog.text, repr(result.stats), database):
         assert CLIENT_SECRET not in where
         assert keyset not in where

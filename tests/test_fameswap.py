@@ -29,6 +29,7 @@ from tests.conftest import (
     parsing_spider,
     rows,
     stat,
+    stored_text,
     through_pipelines,
 )
 
@@ -290,10 +291,6 @@ def test_a_changed_listing_page_is_a_parse_error(spider: FameswapSpider) -> None
 # -- whole crawls of the replica --
 
 
-def database_text(db_url: str) -> bytes:
-    return Path(db_url.removeprefix("sqlite:///")).read_bytes()
-
-
 @pytest.fixture
 def replica() -> Any:
     with ReplicaMarketplace(apps=[FameswapApp]) as server:
@@ -367,7 +364,7 @@ async def test_a_wrong_password_needs_login_with_the_refusal(
     assert run.detail == result.stats["brandcrawl/needs_login"]
     assert "wrong password 123" not in caplog.text
     assert USER not in caplog.text
-    assert b"wrong password 123" not in database_text(db_url)
+    assert "wrong password 123" not in stored_text(db_url)
 
 
 @deferred_f_from_coro_f
@@ -416,8 +413,8 @@ async def test_with_credentials_the_members_listings_are_crawled(
     assert (run.spider, run.status, run.hits) == ("fameswap", "ok", 5)
     assert PASSWORD not in caplog.text
     assert USER not in caplog.text
-    assert PASSWORD.encode() not in database_text(db_url)
-    assert USER.encode() not in database_text(db_url)
+    assert PASSWORD not in stored_text(db_url)
+    assert USER not in stored_text(db_url)
 
 
 @deferred_f_from_coro_f

@@ -1,16 +1,28 @@
-"""Storage on a real SQLite file: schema by migration, upserts without duplicates, history of changes."""
+"""Storage on a real database (SQLite, or PostgreSQL: see tests/with-postgres): schema by migration,
+upserts without duplicates, history of changes, values every backend can store, writers taking turns."""
 
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import func, select
+from sqlalchemy import event, func, inspect, select, text
 
+from brandcrawl.config import load_watch
+from brandcrawl.digest import write_digest
 from brandcrawl.items import Listing
-from brandcrawl.storage import Store
-from brandcrawl.storage.models import Base, Hit, ListingChange, ListingRow
+from brandcrawl.storage import SaveResult, Store
+from brandcrawl.storage.models import AssetRow, Base, CrawlRun, Hit, ListingChange, ListingRow
 from tests.conftest import gallimard_listing
 
 NOW = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -26,10 +38,54 @@ def count(store: Store, model: type) -> int:
         return session.scalar(select(func.count()).select_from(model))
 
 
-def test_migrations_build_exactly_the_models_schema(store: Store) -> None:
+def schema_differences(store: Store) -> list[Any]:
     with store.engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
-    assert differences == []
+        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+
+def test_migrations_build_exactly_the_models_schema(store: Store) -> None:
+    assert schema_differences(store) == []
+
+
+def test_every_migration_goes_down_and_up_again(bare_db_url: str) -> None:
+    store = Store(bare_db_url)
+    try:
+        _, revisions = store.revisions()
+        with store.engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", "brandcrawl:migrations")
+            config.attributes["connection"] = connection
+            for revision in revisions:  # one step at a time, each undone and redone
+                command.upgrade(config, revision)
+                command.downgrade(config, "-1")
+                command.upgrade(config, revision)
+            command.downgrade(config, "base")
+            assert inspect(connection).get_table_names() == ["alembic_version"]
+            command.upgrade(config, "head")
+        assert store.revisions()[0] == revisions[-1]
+        assert schema_differences(store) == []
+    finally:
+        store.close()
+
+
+def test_two_processes_creating_the_schema_at_once_take_turns(bare_db_url: str) -> None:
+    upgrade = [sys.executable, "-m", "brandcrawl.cli", "db", "upgrade", "--db", bare_db_url]
+    processes = [
+        subprocess.Popen(upgrade, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    outcomes = [(*process.communicate(timeout=120), process.returncode) for process in processes]
+    assert [status for _, _, status in outcomes] == [0, 0], outcomes
+    store = Store(bare_db_url)
+    try:
+        newest = store.revisions()[1][-1]
+        assert schema_differences(store) == []
+    finally:
+        store.close()
+    said = sorted(out.split(": ", 1)[1].strip() for out, _, _ in outcomes)
+    assert said == [
+        f"already at the newest revision, {newest}",
+        f"migrated from an empty database to revision {newest}",
+    ]
 
 
 def test_upgrade_twice_is_harmless(store: Store) -> None:
@@ -117,6 +173,7 @@ def test_a_failed_batch_leaves_stored_rows_untouched(store: Store) -> None:
         assert session.scalar(select(func.count()).select_from(ListingChange)) == 0
 
 
+@pytest.mark.sqlite_only(reason="SQLite alters a table by copying it; PostgreSQL alters it in place")
 def test_a_batch_migration_that_rebuilds_listings_keeps_every_hit(store: Store) -> None:
     """SQLite rebuilds a table by copy and drop; no foreign-key cascade may follow the drop."""
     from alembic.operations import Operations
@@ -178,3 +235,163 @@ def test_a_page_that_does_not_say_the_status_keeps_the_stored_one(store: Store) 
             "1": "sold",
             "2": "active",
         }
+
+
+@pytest.mark.parametrize(
+    ("changes", "stored"),
+    [
+        ({"title": "Vends @Gallimard\x00 pas cher"}, {"title": "Vends @Gallimard pas cher"}),
+        ({"seller": "v" * 500}, {"seller": "v" * 199 + "…"}),
+        ({"category": "c" * 300, "site": "s" * 80}, {"category": "c" * 99 + "…", "site": "s" * 63 + "…"}),
+        ({"price": Decimal("1e20")}, {"price": None}),
+        ({"price": Decimal("99999999999999.999")}, {"price": None}),
+        ({"bid_count": 2**40, "followers": 10**30}, {"bid_count": None, "followers": None}),
+    ],
+    ids=[
+        "nul",
+        "long-seller",
+        "long-category-and-site",
+        "huge-price",
+        "price-rounding-up-to-huge",
+        "huge-counts",
+    ],
+)
+def test_a_value_its_column_cannot_hold_does_not_lose_the_batch(
+    store: Store, changes: dict[str, Any], stored: dict[str, Any]
+) -> None:
+    """PostgreSQL refuses what SQLite stores as given; both store the same fitted values."""
+    result = store.save_listings([listing("1", **changes), listing("2")], NOW)
+    assert (result.new_listings, result.new_hits) == (2, 2)
+    assert store.save_listings([listing("1", **changes)], NOW).new_listings == 0, "the same listing again"
+    with store.session() as session:
+        row = session.scalars(select(ListingRow).where(ListingRow.listing_id == "1")).one()
+    assert {name: getattr(row, name) for name in stored} == stored
+
+
+def test_a_hit_whose_explanation_has_a_nul_is_stored(store: Store) -> None:
+    hostile = listing("1")
+    hostile.matches = [{**hostile.matches[0], "explanation": "contains 'Gallimard'\x00"}]
+    assert store.save_listings([hostile], NOW).new_hits == 1
+    with store.session() as session:
+        assert session.scalar(select(Hit.explanation)) == "contains 'Gallimard'"
+
+
+def test_a_domain_longer_than_a_listing_id_stays_one_listing(store: Store) -> None:
+    """Feeds name a listing by its domain, up to 253 characters, where a listing id holds 128."""
+    domain = ".".join(["gallimard-livres-de-poche"] * 6) + ".com"
+    later = NOW + timedelta(days=1)
+    store.save_listings([gallimard_listing(domain, NOW, asset_kind="domain", asset=domain)], NOW)
+    assert store.save_listings(
+        [gallimard_listing(domain, NOW, asset_kind="domain", asset=domain)], later
+    ) == (SaveResult(listings=1, new_listings=0, new_hits=0, changes=0))
+    after = later + timedelta(minutes=1)
+    assert store.unseen_active("ebay", after, 10, seen={domain}) == []
+    assert store.end_unseen("ebay", after, {domain}, after) == 0, "seen under its whole name"
+    with store.session() as session:
+        row = session.scalars(select(ListingRow)).one()
+        asset = session.scalar(select(AssetRow.value))
+    assert (row.asset, asset, row.status) == (domain, domain, "active")
+    assert len(row.listing_id) == 128
+    assert row.listing_id.startswith(domain[:100])
+
+
+def test_a_crawl_run_with_a_long_finish_reason_is_recorded(store: Store) -> None:
+    reason = "closespider_" + "x" * 100
+    store.record_run(
+        spider="ebay", started_at=NOW, finished_at=NOW, pages_fetched=1, listings_seen=0, hits=0, new_hits=0,
+        errors=0, status="broken", detail="\x00odd", finish_reason=reason,
+    )  # fmt: skip
+    with store.session() as session:
+        run = session.scalars(select(CrawlRun)).one()
+    assert (run.finish_reason, run.detail) == (reason[:63] + "…", "odd")
+
+
+def wait_for_a_lock_wait(store: Store) -> None:
+    """Until a connection to the database waits for a lock another holds."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(6000):
+        with store.engine.connect() as connection:
+            if connection.scalar(query):
+                return
+        time.sleep(0.01)
+    raise AssertionError("nobody waited for a lock within a minute")
+
+
+@pytest.mark.postgres_only(reason="PostgreSQL lets writers overlap, where SQLite has one writer at a time")
+@pytest.mark.parametrize(
+    ("second_writer", "prices", "status"),
+    [
+        (
+            lambda store: store.save_listings(
+                [listing(price="130.00", status=None)], NOW + timedelta(hours=2)
+            ),
+            [("100.00", "120.00"), ("120.00", "130.00")],
+            "sold",
+        ),
+        (lambda store: store.close_past_end(NOW + timedelta(days=3)), [("100.00", "120.00")], "sold"),
+    ],
+    ids=["another-crawl", "closing-past-end"],
+)
+def test_writers_of_one_marketplace_take_turns(
+    store: Store, db_url: str, second_writer: Any, prices: list[tuple[str, str]], status: str
+) -> None:
+    """The second writer reads the listing as the first left it, so its history has each change once."""
+    store.save_listings([listing(price="100.00")], NOW)
+    first, second = Store(db_url), Store(db_url)
+    written, go_on = threading.Event(), threading.Event()
+
+    @event.listens_for(first.engine, "after_cursor_execute")
+    def hold(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("INSERT INTO listings ") and not written.is_set():
+            written.set()  # the first writer stops inside its transaction, its listing written
+            go_on.wait(timeout=60)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            one = pool.submit(first.save_listings, [listing(price="120.00", status="sold")], NOW)
+            assert written.wait(timeout=60)
+            two = pool.submit(second_writer, second)
+            wait_for_a_lock_wait(store)
+            go_on.set()
+            one.result(), two.result()
+    finally:
+        first.close()
+        second.close()
+    with store.session() as session:
+        changes = session.execute(
+            select(ListingChange.field, ListingChange.old_value, ListingChange.new_value).order_by(
+                ListingChange.id
+            )
+        ).all()
+        assert session.scalar(select(ListingRow.status)) == status
+    assert [(old, new) for field, old, new in changes if field == "price"] == prices
+    assert [(old, new) for field, old, new in changes if field == "status"] == [("active", "sold")]
+
+
+@pytest.mark.postgres_only(reason="on SQLite the digest holds the one write lock: no crawl writes during it")
+def test_a_change_a_crawl_writes_while_the_digest_reads_waits_for_the_next_digest(
+    store: Store, db_url: str, watch_path: Path, tmp_path: Path
+) -> None:
+    store.save_listings([listing(price="100.00")], NOW)  # a new hit: the digest shows the listing
+    crawl, later = Store(db_url), NOW + timedelta(hours=1)
+    written: list[SaveResult] = []
+
+    @event.listens_for(store.engine, "after_cursor_execute")
+    def crawl_meanwhile(connection: Any, cursor: Any, statement: str, *_: Any) -> None:
+        if " hits" in statement and not written:  # once the digest has read its new hits
+            written.append(crawl.save_listings([listing(price="120.00", seen_at=later)], later))
+
+    watch = load_watch(watch_path)
+    try:
+        write_digest(store, watch, tmp_path / "first", now=later)
+    finally:
+        crawl.close()
+    assert written[0].changes == 1
+    with store.session() as session:
+        change = session.scalars(select(ListingChange)).one()
+    assert (change.old_value, change.new_value, change.reported_in) == ("100.00", "120.00", None)
+    write_digest(store, watch, tmp_path / "second", now=later)
+    assert "120" in next((tmp_path / "second").glob("*.txt")).read_text(encoding="utf-8")

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import os
+import tempfile
+import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import BigInteger, Connection, Engine, create_engine, event, func, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandcrawl.storage.fit import fit_identities, fit_row
 from brandcrawl.storage.models import AssetRow, CrawlRun, Hit, ListingChange, ListingRow
 
 if TYPE_CHECKING:
@@ -47,6 +54,12 @@ _SITE_BOUND_FIELDS = ("site", "url", "title", "price", "currency", "price_is_ran
 CHUNK_SIZE = 500
 ASSET_KINDS = ("domain", "handle")
 _CENT = Decimal("0.01")
+# Listing fields that name the listing or what it sells: shortened with a hash when too long, not cut.
+_IDENTITIES = ("marketplace", "listing_id", "asset", "brand")
+# PostgreSQL advisory locks, a kind of lock each (with a name's CRC-32 in the low 32 bits of the
+# key), taken where SQLite's one write lock already makes writers take turns.
+_MIGRATION_LOCK = 0x6272_0001
+_MARKETPLACE_LOCK = 0x6272_0002
 
 
 @dataclass
@@ -57,6 +70,28 @@ class SaveResult:
     changes: int = 0
 
 
+@contextmanager
+def _migration_scripts() -> Iterator[Path]:
+    """The Alembic scripts as a folder: where they are, or copied out of a zipped egg (Scrapyd runs
+    the project from one), as Alembic reads only real files."""
+    scripts = files("brandcrawl.migrations")
+    if isinstance(scripts, Path):
+        yield scripts
+        return
+    with tempfile.TemporaryDirectory(prefix="brandcrawl-migrations-") as folder:
+        _copy_tree(scripts, Path(folder))
+        yield Path(folder)
+
+
+def _copy_tree(source: Traversable, target: Path) -> None:
+    for entry in source.iterdir():
+        if entry.is_dir():
+            (target / entry.name).mkdir()
+            _copy_tree(entry, target / entry.name)
+        else:
+            (target / entry.name).write_bytes(entry.read_bytes())
+
+
 def db_url_from_env(default: str = DEFAULT_DB_URL) -> str:
     return os.environ.get("BRANDCRAWL_DB_URL") or default
 
@@ -64,26 +99,61 @@ def db_url_from_env(default: str = DEFAULT_DB_URL) -> str:
 class Store:
     def __init__(self, url: str = DEFAULT_DB_URL) -> None:
         self.url = url
-        self.engine: Engine = create_engine(url)
+        try:
+            self.engine: Engine = create_engine(url)
+        except ModuleNotFoundError as missing:
+            # Said without the URL, which may hold a password. SQLite's driver comes with Python.
+            raise ArgumentError(
+                f"the database driver {missing.name} is not installed "
+                "(PostgreSQL: pip install 'brandcrawl[postgresql]', then a postgresql+psycopg:// URL)"
+            ) from missing
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    def upgrade(self) -> None:
-        """Create or migrate the schema to the newest revision (safe to call on every start)."""
+    def upgrade(self) -> str | None:
+        """Create or migrate the schema to the newest revision (safe to call on every start); returns
+        the revision it found (None: an empty database)."""
         from alembic import command  # only here: most processes never migrate
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
 
-        config = Config()
-        config.set_main_option("script_location", "brandcrawl:migrations")
-        with self.engine.begin() as connection:
+        with _migration_scripts() as folder, self.engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(folder))
+            # Two processes starting on a new database: the second waits, then finds it migrated.
+            self._take_turns(connection, _MIGRATION_LOCK, [""])
+            found = MigrationContext.configure(connection).get_current_revision()
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+        return found
+
+    def revisions(self) -> tuple[str | None, list[str]]:
+        """The schema's revision in the database (None before the first upgrade), and every revision
+        this brandcrawl can migrate to, oldest first."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
+        with _migration_scripts() as folder, self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+            known = [script.revision for script in ScriptDirectory(str(folder)).walk_revisions()]
+        return current, known[::-1]
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A session whose reads all see the database as it was at the first one, as every SQLite
+        transaction does (see _sqlite_begin): REPEATABLE READ on PostgreSQL, whose default lets each
+        statement see what others committed meanwhile. For a digest: what it marks is what it read.
+        On PostgreSQL a write to rows another transaction changed meanwhile fails the whole session."""
+        with self.session() as session:
+            if self.engine.dialect.name == "postgresql":
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
 
     def close(self) -> None:
@@ -97,11 +167,13 @@ class Store:
 
         unique: dict[tuple[str, str], ItemAdapter] = {}
         for item in listings:
-            adapter = ItemAdapter(item)
+            adapter = _fitted(ItemAdapter(item))
             unique.setdefault((adapter["marketplace"], adapter["listing_id"]), adapter)
         result = SaveResult(listings=len(unique))
         keys = sorted(unique)  # a fixed order keeps concurrent writers from deadlocking
         with self.session() as session:
+            # What is stored is read, compared and written without another writer in between.
+            self._take_turns(session.connection(), _MARKETPLACE_LOCK, [market for market, _ in keys])
             for start in range(0, len(keys), CHUNK_SIZE):
                 chunk = [unique[key] for key in keys[start : start + CHUNK_SIZE]]
                 self._save_chunk(session, chunk, now, result)
@@ -211,6 +283,7 @@ class Store:
             .execution_options(yield_per=CHUNK_SIZE)
         )
         found: list[ListingRow] = []
+        seen = fit_identities(ListingRow.__table__.c.listing_id, seen)
         with self.session() as session:
             for row in session.scalars(query):
                 if row.listing_id not in seen:
@@ -234,7 +307,9 @@ class Store:
     def end_unseen(self, marketplace: str, since: datetime, seen: Collection[str], now: datetime) -> int:
         """Mark as ended, each with its change, a marketplace's active listings not seen since ``since``
         nor among ``seen``: its whole inventory was read and they are no longer in it."""
+        seen = fit_identities(ListingRow.__table__.c.listing_id, seen)
         with self.session() as session:
+            self._take_turns(session.connection(), _MARKETPLACE_LOCK, [marketplace])
             rows = [
                 row
                 for row in session.scalars(
@@ -251,10 +326,11 @@ class Store:
     def close_past_end(self, now: datetime, grace: timedelta = timedelta(hours=1)) -> int:
         """Mark active listings whose end time has passed as ended, each with its change; returns how
         many. Their marketplace would say so if re-crawled; a search no longer shows them."""
+        past_end = (ListingRow.status == "active", ListingRow.end_time < now - grace)
         with self.session() as session:
-            rows = session.scalars(
-                select(ListingRow).where(ListingRow.status == "active", ListingRow.end_time < now - grace)
-            ).all()
+            marketplaces = session.scalars(select(ListingRow.marketplace).where(*past_end).distinct()).all()
+            self._take_turns(session.connection(), _MARKETPLACE_LOCK, marketplaces)
+            rows = session.scalars(select(ListingRow).where(*past_end)).all()  # as they are now
             return self._end(session, list(rows), now)
 
     def _end(self, session: Session, rows: list[ListingRow], now: datetime) -> int:
@@ -270,10 +346,40 @@ class Store:
 
     def record_run(self, **fields: Any) -> int:
         with self.session() as session:
-            run = CrawlRun(**fields)
+            run = CrawlRun(**fit_row(CrawlRun.__table__, fields))
             session.add(run)
             session.flush()
             return run.id
+
+    def record_not_crawled(
+        self, marketplace: str, when: datetime, detail: str, job: str | None = None
+    ) -> int:
+        """A crawl that never looked (its spider could not start, or no Scrapyd job recorded a run):
+        a broken run, so the digest's health says the marketplace was not checked."""
+        return self.record_run(
+            spider=marketplace,
+            started_at=when,
+            finished_at=when,
+            pages_fetched=0,
+            listings_seen=0,
+            hits=0,
+            new_hits=0,
+            errors=1,
+            status="broken",
+            detail=detail,
+            finish_reason=None,
+            job=job,
+        )
+
+    def _take_turns(self, connection: Connection, lock: int, names: Iterable[str]) -> None:
+        """On PostgreSQL, wait for then hold until commit the lock of each name (in a fixed order, so
+        that two writers never wait for each other). SQLite needs none: BEGIN IMMEDIATE takes the
+        database's one write lock (see _sqlite_begin)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        for name in sorted(set(names)):
+            key = (lock << 32) | zlib.crc32(name.encode())
+            connection.execute(select(func.pg_advisory_xact_lock(literal(key, BigInteger))))
 
 
 def _sqlite_connect(connection: Any, _record: Any) -> None:
@@ -292,6 +398,20 @@ def _sqlite_begin(connection: Any) -> None:
     """One snapshot per transaction, taken with the write lock: the sqlite3 module would otherwise
     run each SELECT on its own, and a digest could mark a change a crawl wrote between its reads."""
     connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _fitted(item: ItemAdapter) -> ItemAdapter:
+    """The listing with each value as its column can store it (see brandcrawl.storage.fit): the item
+    itself when all fit, else a copy, the item being the crawl's (feed exports show it as read)."""
+    from itemadapter import ItemAdapter
+
+    values = {name: item.get(name) for name in ("marketplace", "listing_id", *_LISTING_FIELDS)}
+    matches = list(item.get("matches") or ())
+    fitted = fit_row(ListingRow.__table__, values, _IDENTITIES)
+    fitted_matches = [fit_row(Hit.__table__, match, _IDENTITIES) for match in matches]
+    if fitted == values and fitted_matches == matches:
+        return item
+    return ItemAdapter({**item.asdict(), **fitted, "matches": fitted_matches})
 
 
 def _by_marketplace(chunk: Iterable[ItemAdapter]) -> dict[str, list[str]]:
