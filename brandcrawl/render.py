@@ -69,6 +69,7 @@ WORDS: dict[str, dict[str, Any]] = {
         "more_brands": ("+{n} more", "+{n} more"),
         "new_hits": ("{n} new hit", "{n} new hits"),
         "changes": ("{n} change", "{n} changes"),
+        "relisted_count": ("{n} relisted after takedown", "{n} relisted after takedown"),
         "listings_checked": ("{n} listing checked", "{n} listings checked"),
         "on_marketplaces": ("on {n} marketplace", "on {n} marketplaces"),
         "checked": "{listings} {marketplaces}",
@@ -77,6 +78,10 @@ WORDS: dict[str, dict[str, Any]] = {
         "problems_heading": "Some marketplaces could not be checked",
         "problems_body": "no hits from them does not mean nothing is for sale.",
         "new_heading": "New ({n})",
+        "relisted_heading": "Relisted after takedown ({n})",
+        "relisted_after_takedown": "relisted after takedown",
+        "relisted_after_takedown_of": "relisted after takedown of hit #{id}",
+        "hit_ref": "hit #{id}",
         "changes_heading": "Changed since the last digest ({n})",
         "quiet": "Nothing new or changed since the last digest: all quiet, {checked}.",
         "quiet_with_problems": "Nothing new or changed since the last digest; {checked}.",
@@ -148,6 +153,7 @@ WORDS: dict[str, dict[str, Any]] = {
         "more_brands": ("+{n} autre", "+{n} autres"),
         "new_hits": ("{n} nouvelle annonce", "{n} nouvelles annonces"),
         "changes": ("{n} modification", "{n} modifications"),
+        "relisted_count": ("{n} remise en vente après retrait", "{n} remises en vente après retrait"),
         "listings_checked": ("{n} annonce vérifiée", "{n} annonces vérifiées"),
         "on_marketplaces": ("sur {n} place de marché", "sur {n} places de marché"),
         "checked": "{listings} {marketplaces}",
@@ -156,6 +162,10 @@ WORDS: dict[str, dict[str, Any]] = {
         "problems_heading": "Certaines places de marché n’ont pas pu être vérifiées",
         "problems_body": "l’absence d’annonce de leur part ne veut pas dire que rien n’y est à vendre.",
         "new_heading": "Nouvelles annonces ({n})",
+        "relisted_heading": "Remises en vente après retrait ({n})",
+        "relisted_after_takedown": "remise en vente après retrait",
+        "relisted_after_takedown_of": "remise en vente après le retrait du n° {id}",
+        "hit_ref": "n° {id}",
         "changes_heading": "Modifié depuis le dernier récapitulatif ({n})",
         "quiet": (
             "Rien de nouveau ni de modifié depuis le dernier récapitulatif : rien à signaler, {checked}."
@@ -478,6 +488,8 @@ def _zone_abbreviation(local: datetime) -> str:
 
 @dataclass(frozen=True)
 class _HitView:
+    ref: str  # "hit #12": the id `brandcrawl hits mark` takes
+    takedown: str | None  # "relisted after takedown (of hit #9)"
     title: str
     title_html: Markup
     url: str | None
@@ -522,6 +534,7 @@ class _ChangeView:
 @dataclass(frozen=True)
 class _SectionView:
     brand: str
+    relisted: list[_HitView]
     hits: list[_HitView]
     changes: list[_ChangeView]
 
@@ -551,11 +564,12 @@ def _context(report: DigestReport, words: _Words, timezone: str) -> dict[str, An
     sections = [
         _SectionView(
             brand=clean(section.brand),
+            relisted=[_hit_view(hit, words) for hit in section.relisted],
             hits=[_hit_view(hit, words) for hit in section.new_hits],
             changes=[_change_view(change, words, currencies) for change in section.changes],
         )
         for section in report.sections
-        if section.new_hits or section.changes
+        if section.relisted or section.new_hits or section.changes
     ]
     counts = _counts(report, words)
     return {
@@ -575,8 +589,13 @@ def _context(report: DigestReport, words: _Words, timezone: str) -> dict[str, An
 
 
 def _counts(report: DigestReport, words: _Words) -> str:
-    """ "2 new hits, 1 change" """
-    return f"{words.plural('new_hits', report.new_hit_count)}, {words.plural('changes', report.change_count)}"
+    """ "2 new hits, 1 change", after "1 relisted after takedown" when there is any"""
+    counts = (
+        f"{words.plural('new_hits', report.new_hit_count)}, {words.plural('changes', report.change_count)}"
+    )
+    if report.relisted_count:
+        counts = f"{words.plural('relisted_count', report.relisted_count)}, {counts}"
+    return counts
 
 
 def _subject(report: DigestReport, words: _Words, checked: str, problems: list[_HealthView]) -> str:
@@ -587,7 +606,9 @@ def _subject(report: DigestReport, words: _Words, checked: str, problems: list[_
     if report.quiet:
         parts.append(words("subject_nothing_new" if problems else "subject_quiet", checked=checked))
     else:
-        brands = list(dict.fromkeys(one_line(s.brand) for s in report.sections if s.new_hits or s.changes))
+        brands = list(
+            dict.fromkeys(one_line(s.brand) for s in report.sections if s.relisted or s.new_hits or s.changes)
+        )
         named = ", ".join(brand[:60] for brand in brands[:_SUBJECT_BRANDS])
         if len(brands) > _SUBJECT_BRANDS:
             named = f"{named} {words.plural('more_brands', len(brands) - _SUBJECT_BRANDS)}"
@@ -616,7 +637,16 @@ def _hit_view(hit: ReportedHit, words: _Words) -> _HitView:
         left = words.until(_aware(hit.end_time))
     else:
         when = words("ended_at", when=words.moment(hit.end_time))
+    takedown = None
+    if hit.takedown_hit_id is not None:
+        takedown = (
+            words("relisted_after_takedown")
+            if hit.takedown_hit_id == hit.hit_id
+            else words("relisted_after_takedown_of", id=hit.takedown_hit_id)
+        )
     return _HitView(
+        ref=words("hit_ref", id=hit.hit_id),
+        takedown=takedown,
         title=title,
         title_html=title_html,
         url=_safe_url(hit.url),

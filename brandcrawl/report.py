@@ -48,6 +48,9 @@ class ReportedHit:
     asset_pk: int | None = None
     # The same asset's other listings: one entry per domain or handle, however many offer it.
     also_listed: tuple[OtherListing, ...] = ()
+    # Set when this is the asset (or listing) of a hit whose takedown was requested or done, offered
+    # again: that hit's id (this hit's own when its listing came back).
+    takedown_hit_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class BrandSection:
     brand: str
     new_hits: list[ReportedHit] = field(default_factory=list)
     changes: list[ReportedChange] = field(default_factory=list)
+    # Relisted after takedown, shown first: new hits of an asset taken down, and taken-down listings
+    # seen on sale again (current values; the status change that said so is not repeated).
+    relisted: list[ReportedHit] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,10 @@ class DigestReport:
         return sum(len(s.new_hits) for s in self.sections)
 
     @property
+    def relisted_count(self) -> int:
+        return sum(len(s.relisted) for s in self.sections)
+
+    @property
     def change_count(self) -> int:
         """Changes shown; one listing reported under two brands counts once."""
         return len({change.change_id for s in self.sections for change in s.changes})
@@ -113,5 +123,5 @@ class DigestReport:
 
     @property
     def quiet(self) -> bool:
-        """Nothing new and nothing changed."""
-        return not self.new_hit_count and not self.change_count
+        """Nothing new, relisted or changed."""
+        return not self.new_hit_count and not self.change_count and not self.relisted_count

@@ -11,7 +11,8 @@ from brandcrawl.digest import collect, write_digest
 from brandcrawl.items import Listing
 from brandcrawl.render import render, template_environment
 from brandcrawl.storage import Store
-from brandcrawl.storage.models import AssetRow, ListingRow
+from brandcrawl.storage.models import AssetRow, Hit, ListingRow
+from brandcrawl.triage import mark, resolve_taken_down
 from tests.conftest import gallimard_listing, record_crawl
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -88,6 +89,33 @@ def test_health_section_says_a_blocked_marketplace_could_not_be_checked(
     assert "could not be checked" in text
     assert "ebay: blocked (bot-challenge page on 8 of 8 search pages)" in text
     assert "could not be checked" in html
+
+
+def test_a_marketplace_crawled_in_shards_shows_its_worst_shard_and_their_sums(
+    store: Store, watch_path: Path
+) -> None:
+    """`brandcrawl dispatch` crawls eBay as one Scrapyd job per brand shard: a blocked shard followed
+    by an ok one is a blocked eBay, not an ok one."""
+    for number, status in enumerate(("ok", "blocked", "ok"), start=1):
+        store.record_run(
+            spider="ebay",
+            started_at=NOW + timedelta(minutes=number),
+            finished_at=NOW + timedelta(minutes=number),
+            pages_fetched=8,
+            listings_seen=40 if status == "ok" else 0,
+            hits=2,
+            new_hits=2,
+            errors=0,
+            status=status,
+            detail="bot-challenge page on 8 of 8 search pages" if status == "blocked" else "",
+            finish_reason="finished",
+            job=f"job-{number}",
+        )
+    with store.session() as session:
+        report = collect(session, load_watch(watch_path), NOW + timedelta(hours=1))
+    (ebay,) = report.health
+    assert (ebay.status, ebay.pages_fetched, ebay.listings_seen, ebay.hits) == ("blocked", 24, 80, 6)
+    assert ebay.detail == "bot-challenge page on 8 of 8 search pages (1 of 3 jobs)"
 
 
 def test_a_range_shows_its_low_end_and_a_fixed_price_no_end(store: Store, watch_path: Path) -> None:
@@ -170,3 +198,142 @@ def test_one_domain_on_several_marketplaces_is_one_entry_with_its_listings(
     with store.session() as session:
         assert session.scalar(select(func.count()).select_from(AssetRow)) == 1
         assert set(session.scalars(select(ListingRow.asset_pk))) == {1}
+
+
+# -- triage: relisted after takedown, false positives and suppressions ------------------------------
+
+
+def hit_id_of(store: Store, listing_id: str) -> int:
+    with store.session() as session:
+        return session.scalars(
+            select(Hit.id)
+            .join(ListingRow, Hit.listing_pk == ListingRow.id)
+            .where(ListingRow.listing_id == listing_id)
+        ).one()
+
+
+def taken_down(store: Store, listing: Listing, watch_path: Path, out: Path) -> int:
+    """``listing`` reported, its takedown requested, then its listing gone and the hit resolved."""
+    watch = load_watch(watch_path)
+    store.save_listings([listing], NOW)
+    write_digest(store, watch, out, now=NOW)
+    taken = hit_id_of(store, listing.listing_id)
+    with store.session() as session:
+        mark(
+            session, [taken], "actioned", by="alice", now=NOW + timedelta(hours=1), note="takedown requested"
+        )
+    gone = NOW + timedelta(days=1)
+    listing.status = "gone"
+    store.save_listings([listing], gone)
+    assert resolve_taken_down(store, gone) == 1
+    write_digest(store, watch, out, now=gone)
+    return taken
+
+
+def test_the_same_asset_offered_again_after_a_takedown_comes_first_in_its_brand_section(
+    store: Store, watch_path: Path, tmp_path: Path
+) -> None:
+    taken = taken_down(store, hit("1", "Vends compte Twitter @Gallimard"), watch_path, tmp_path)
+    back = NOW + timedelta(days=2)
+    again = gallimard_listing(
+        "77",
+        back,
+        title="Selling old twitter account @gallimard",
+        marketplace="swapd",
+        url="https://swapd.example/t/77",
+    )
+    fresh = hit("8", "gallimard-livres.com", asset_kind="domain", asset="gallimard-livres.com")
+    fresh.matches[0]["score"] = 1.0  # ranks above the relisted one on its own merits
+    store.save_listings([again, fresh], back)
+
+    path = write_digest(store, load_watch(watch_path), tmp_path, now=back)
+    text = path.with_suffix(".txt").read_text(encoding="utf-8")
+    assert "1 relisted after takedown, 1 new hit, 0 changes" in text
+    section = text.split("== Gallimard ==", 1)[1]
+    relisted, new = section.split("!! Relisted after takedown (1):", 1)[1].split("New (1):", 1)
+    assert " * Selling old twitter account @gallimard\n" in relisted
+    assert f"   !! relisted after takedown of hit #{taken}\n" in relisted
+    assert "gallimard-livres.com" in new
+    html = path.read_text(encoding="utf-8")
+    assert html.index("Relisted after takedown (1)") < html.index("New (1)")
+    assert f"relisted after takedown of hit #{taken}</strong>" in html
+
+
+def test_a_taken_down_listing_on_sale_again_is_relisted_after_takedown(
+    store: Store, watch_path: Path, tmp_path: Path
+) -> None:
+    listing = hit("1", "gallimard-shop.net", asset_kind="domain", asset="gallimard-shop.net")
+    taken = taken_down(store, listing, watch_path, tmp_path)
+    back = NOW + timedelta(days=2)
+    listing.status = "active"
+    store.save_listings([listing], back)
+    with store.session() as session:
+        report = collect(session, load_watch(watch_path), back)
+    (section,) = report.sections
+    assert [(h.hit_id, h.takedown_hit_id, h.status) for h in section.relisted] == [(taken, taken, "active")]
+    assert (section.new_hits, section.changes) == ([], [])
+    assert (report.relisted_count, report.quiet) == (1, False)
+    text = render(report)[1]
+    assert "   !! relisted after takedown\n" in text
+    assert len(report.change_ids) == 1, "the status change that said so is marked reported with it"
+
+
+def test_a_hit_taken_down_before_any_digest_and_back_on_sale_is_relisted_after_takedown(
+    store: Store, watch_path: Path
+) -> None:
+    """Crawls and digests run apart: the team triaged the hit from `hits list` before any digest."""
+    listing = hit("1", "gallimard-shop.net", asset_kind="domain", asset="gallimard-shop.net")
+    store.save_listings([listing], NOW)
+    taken = hit_id_of(store, "1")
+    with store.session() as session:
+        mark(session, [taken], "actioned", by="alice", now=NOW + timedelta(hours=1), note="takedown sent")
+    gone = NOW + timedelta(days=1)
+    listing.status = "gone"
+    store.save_listings([listing], gone)
+    assert resolve_taken_down(store, gone) == 1
+    back = NOW + timedelta(days=2)
+    listing.status = "active"
+    store.save_listings([listing], back)
+    with store.session() as session:
+        report = collect(session, load_watch(watch_path), back)
+    (section,) = report.sections
+    assert [(h.hit_id, h.takedown_hit_id) for h in section.relisted] == [(taken, taken)]
+    assert section.new_hits == []
+    assert report.relisted_count == 1
+
+
+def test_false_positives_and_suppressed_hits_are_neither_shown_nor_counted(
+    store: Store, watch_path: Path, tmp_path: Path
+) -> None:
+    watch = load_watch(watch_path)
+    handle = hit("1", "Vends compte Twitter @Gallimard")
+    domain = hit("2", "gallimard-shop.net", asset_kind="domain", asset="gallimard-shop.net")
+    book = hit("3", "Lot livres Gallimard NRF", asset_kind="other", asset=None)
+    store.save_listings([handle, domain, book], NOW)
+    write_digest(store, watch, tmp_path, now=NOW)
+    with store.session() as session:
+        mark(session, [hit_id_of(store, "1"), hit_id_of(store, "3")], "false_positive", by="alice", now=NOW)
+
+    later = NOW + timedelta(hours=12)
+    elsewhere = gallimard_listing(
+        "9", later, marketplace="swapd", url="https://swapd.example/9"
+    )  # x:gallimard
+    store.save_listings(
+        [
+            hit("1", handle.title, price="250.00"),
+            hit("2", domain.title, price="250.00", asset_kind="domain", asset="gallimard-shop.net"),
+            hit("3", book.title, price="250.00", asset_kind="other", asset=None),
+            elsewhere,
+        ],
+        later,
+    )
+    with store.session() as session:
+        report = collect(session, watch, later)
+    assert (report.new_hit_count, report.change_count, report.relisted_count) == (0, 1, 0)
+    assert [change.url for section in report.sections for change in section.changes] == [domain.url]
+    text = render(report)[1]
+    assert "@Gallimard" not in text
+    assert "Lot livres" not in text
+    assert "swapd" not in text
+    path = write_digest(store, watch, tmp_path, now=later)
+    assert "0 new hits, 1 change" in path.with_suffix(".txt").read_text(encoding="utf-8")

@@ -569,3 +569,60 @@ def test_a_handle_hit_shows_followers_sale_method_and_the_handle_as_written() ->
     assert "ebay (API) : ok" in fr.text
     assert "fameswap : connexion requise" in fr.text
     assert "INCOMPLET" not in fr.subject, "a marketplace waiting for credentials is the watch file's choice"
+
+
+# -- triage ----------------------------------------------------------------------------------------
+
+
+def test_relisted_after_takedown_comes_first_and_is_marked_in_both_languages() -> None:
+    relisted = [
+        hit(
+            7,
+            title="gallimard-shop.net again",
+            asset_kind="domain",
+            asset="gallimard-shop.net",
+            takedown_hit_id=3,
+        ),
+        hit(8, title="Vends @gallimard", takedown_hit_id=8),
+    ]
+    sections = [
+        BrandSection("Gallimard", new_hits=[hit(2)], relisted=relisted),
+        BrandSection("Folio", relisted=[hit(9, brand="Folio", takedown_hit_id=4)]),
+    ]
+    en = render_digest(report(sections))
+    assert (
+        en.subject
+        == "Brand watch 2026-11-27 — Gallimard, Folio: 3 relisted after takedown, 1 new hit, 0 changes"
+    )
+    gallimard = en.text.split("== Gallimard ==\n", 1)[1].split("== Folio ==", 1)[0]
+    assert gallimard.startswith("\n!! Relisted after takedown (2):\n * gallimard-shop.net again\n")
+    assert "   !! relisted after takedown of hit #3\n" in gallimard
+    assert " * Vends @gallimard\n   !! relisted after takedown\n" in gallimard
+    assert gallimard.index("Relisted after takedown") < gallimard.index("New (1):")
+    assert re.search(r'<h3 class="alert"[^>]*>Relisted after takedown \(2\)</h3>', en.html)
+    assert en.html.index("Relisted after takedown (2)") < en.html.index("New (1)")
+    assert re.search(r'<strong class="alert"[^>]*>relisted after takedown of hit #3</strong>', en.html)
+
+    fr = render_digest(report(sections), language="fr")
+    assert fr.subject.endswith(
+        "Gallimard, Folio : 3 remises en vente après retrait, 1 nouvelle annonce, 0 modification"
+    )
+    assert "!! Remises en vente après retrait (2) :" in fr.text
+    assert "   !! remise en vente après le retrait du n° 3\n" in fr.text
+    assert "remise en vente après le retrait du n° 3</strong>" in fr.html
+
+
+def test_each_hit_shows_the_id_that_hits_mark_takes() -> None:
+    rendered = render_digest(report([BrandSection("Gallimard", [hit(1234)])]))
+    assert "(in 32 hours) | hit #1234\n" in rendered.text
+    assert "seller: vendeur42 · hit #1234</span>" in rendered.html
+    assert (
+        " | n° 1234\n" in render_digest(report([BrandSection("Gallimard", [hit(1234)])]), language="fr").text
+    )
+
+
+def test_a_digest_with_only_relisted_hits_is_not_quiet() -> None:
+    rendered = render_digest(report([BrandSection("Gallimard", relisted=[hit(5, takedown_hit_id=5)])]))
+    assert "all quiet" not in rendered.subject
+    assert "Nothing new" not in rendered.text
+    assert "1 relisted after takedown, 0 new hits, 0 changes" in rendered.text
