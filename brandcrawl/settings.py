@@ -63,6 +63,21 @@ BRANDCRAWL_BLOCKED_STATUS_MIN = 3
 # Default 200.
 BRANDCRAWL_REVISIT_MAX = 200
 
+# Used by RunRecorder, on PostgreSQL only: how many seconds a crawl waits for another crawl of the
+# same marketplace (from any machine) to end before closing as "marketplace_busy". Default 3600.
+BRANDCRAWL_CRAWL_LOCK_WAIT = 3600
+
+# Used by EvidenceExtension: keep the listing page of each new hit as evidence for takedown requests.
+# Default True; False (or an empty BRANDCRAWL_EVIDENCE_DIR) turns it off.
+BRANDCRAWL_EVIDENCE_ENABLED = True
+# Used by EvidenceExtension and `brandcrawl evidence`: the folder where the pages are kept, compressed
+# and named by their sha256 (the database refers to them relative to it; nothing there is replaced).
+# Default: BRANDCRAWL_EVIDENCE_DIR from the environment, else "evidence" in the current folder.
+BRANDCRAWL_EVIDENCE_DIR = os.environ.get("BRANDCRAWL_EVIDENCE_DIR") or "evidence"
+# Used by EvidenceExtension: listing pages fetched as evidence per run at most, new hits first; the
+# others are fetched on a later run that sees them again. Default 200.
+BRANDCRAWL_EVIDENCE_MAX = 200
+
 ITEM_PIPELINES = {
     "brandcrawl.pipelines.NormalizePipeline": 100,
     "brandcrawl.pipelines.MatchPipeline": 200,
@@ -71,6 +86,7 @@ ITEM_PIPELINES = {
 EXTENSIONS = {
     "brandcrawl.runs.RunRecorder": 500,
     "brandcrawl.revisit.RevisitExtension": 510,
+    "brandcrawl.evidence.EvidenceExtension": 520,
 }
 
 LOG_LEVEL = "INFO"  # default DEBUG
