@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import traceback
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +23,16 @@ if TYPE_CHECKING:
 
 # For cron and monitoring: 3 means the digest was written but some marketplace could not be checked.
 # 1: a digest could not be delivered (it is sent next run), or an unexpected error (with its traceback).
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNHEALTHY = 0, 1, 2, 3
+# 75 (EX_TEMPFAIL, "try again later"): another run holds the lock, so this one did not start.
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNHEALTHY, EXIT_LOCKED = 0, 1, 2, 3, 75
+# The word for each exit status of `run` in its JSON summary.
+RUN_STATUSES = {
+    EXIT_OK: "ok",
+    EXIT_UNHEALTHY: "incomplete",
+    EXIT_FAILED: "failed",
+    EXIT_USAGE: "usage_error",
+    EXIT_LOCKED: "skipped",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,15 +40,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
-    except WatchFileError as error:
+    except Exception as error:
+        return _failure_status(error)
+
+
+def _failure_status(error: Exception) -> int:
+    """Says on stderr why a command stopped and returns its exit status: one line for a usage,
+    watch-file or database error, the traceback for anything unexpected."""
+    if isinstance(error, WatchFileError | UsageProblem):
         print(f"brandcrawl: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except UsageProblem as problem:
-        print(f"brandcrawl: {problem}", file=sys.stderr)
-        return EXIT_USAGE
-    except SQLAlchemyError as error:
+    if isinstance(error, SQLAlchemyError):
         print(f"brandcrawl: database error: {getattr(error, 'orig', None) or error}", file=sys.stderr)
         return EXIT_FAILED
+    traceback.print_exception(error)
+    return EXIT_FAILED
 
 
 class UsageProblem(Exception):
@@ -49,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Watch auction and marketplace sites for handles and domains that carry your brands.",
         epilog="Exit status: 0 all marketplaces checked; 3 the digest was written but some marketplace "
         "was blocked, disallowed or broken (see its health section); 2 a usage or watch-file error; "
-        "1 a digest could not be delivered (it is sent next run) or the run itself failed.",
+        "1 a digest could not be delivered (it is sent next run) or the run itself failed; "
+        "75 (run only) another run holds the lock, so this one did not start.",
     )
     parser.add_argument("--version", action="version", version=f"brandcrawl {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
@@ -58,9 +77,28 @@ def _parser() -> argparse.ArgumentParser:
         "run",
         help="crawl every enabled marketplace, store the hits, then write the digest",
         description="Crawl every marketplace enabled in the watch file for every brand, store and "
-        "deduplicate the hits, then write the digest of what is new or changed.",
+        "deduplicate the hits, then write the digest of what is new or changed. One run at a time per "
+        "database: a run finding the lock held by a live run does not start; a lock file left by a "
+        "run that died is taken over at once.",
+        epilog="Exit status: 0 every marketplace checked and every digest delivered; 3 the digest went "
+        "out but some marketplace was blocked, disallowed or broken; 1 a digest could not be delivered "
+        "(it is sent next run) or the run failed (a database error in one line, anything unexpected "
+        "with its traceback); 2 a usage or watch-file error; 75 another run holds the lock: this one "
+        "did nothing.",
     )
     _watch_and_db(run)
+    run.add_argument(
+        "--lock",
+        metavar="PATH",
+        help="the run lock file (default: $BRANDCRAWL_LOCK, else DB.lock beside a SQLite database "
+        "file, else brandcrawl/run-*.lock in $XDG_RUNTIME_DIR or the user's cache folder)",
+    )
+    run.add_argument(
+        "--summary-json",
+        metavar="PATH",
+        help="when the run ends, write one line of JSON about it to PATH (replaced atomically; '-': "
+        "standard output), also when it failed or was skipped for the lock",
+    )
     run.add_argument("--out", help="digest folder (default: the watch file's digest.out_dir)")
     run.add_argument(
         "--spider", action="append", metavar="NAME", help="crawl only this marketplace (repeatable)"
@@ -119,6 +157,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--log-level", default="WARNING", help="Scrapy log level (default WARNING)")
     demo.set_defaults(handler=_demo)
+
+    from brandcrawl.commands import db, dispatch, evidence, export, hits, suppress
+
+    for command in (hits, suppress, export, evidence, db, dispatch):
+        command.add_parser(commands)
     return parser
 
 
@@ -132,13 +175,104 @@ def _watch_and_db(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from brandcrawl.lock import LockFileError, RunLocked
+
+    if args.summary_json not in (None, "-") and not Path(args.summary_json).absolute().parent.is_dir():
+        raise UsageProblem(f"--summary-json: no folder {Path(args.summary_json).absolute().parent}")
+    started = datetime.now(UTC)
+    summary: dict[str, Any] = {
+        "lock": None,
+        "marketplaces": {},
+        "digest": None,
+        "recipients": None,
+        "error": None,
+    }
+    try:
+        status = _run_locked(args, started, summary)
+    except RunLocked as refused:
+        print(f"brandcrawl: {refused}: this run did not start", file=sys.stderr)
+        status, summary["error"] = EXIT_LOCKED, str(refused)
+    except LockFileError as problem:  # --lock or $BRANDCRAWL_LOCK names a place we cannot write
+        status, summary["error"] = _failure_status(UsageProblem(str(problem))), str(problem)
+    except Exception as error:
+        status, summary["error"] = _failure_status(error), f"{type(error).__name__}: {error}"
+    if args.summary_json:
+        status = _write_summary(args.summary_json, started, status, summary)
+    return status
+
+
+def _run_locked(args: argparse.Namespace, started: datetime, summary: dict[str, Any]) -> int:
+    """The run itself, under its lock; what it did goes into ``summary`` as it goes."""
+    from brandcrawl.lock import default_lock_path, run_lock
+
     watch = load_watch(args.watch)
+    db_url = _db_url(args.db)
     overrides = dict(_setting(item) for item in args.set)
     names = args.spider or [m.name for m in watch.enabled_marketplaces()]
-    results = crawl(watch, names, db_url=_db_url(args.db), settings=overrides, log_level=args.log_level)
-    delivered = _report(watch, _db_url(args.db), args.out or watch.digest.out_dir)
+    lock = Path(args.lock).absolute() if args.lock else default_lock_path(db_url)
+    summary["lock"] = str(lock)
+    with run_lock(lock, started) as abandoned_by:
+        if abandoned_by is not None:
+            died = f"left by a run that died ({abandoned_by.describe()})"
+            print(f"brandcrawl: taking over {lock}, {died}", file=sys.stderr)
+        results = crawl(watch, names, db_url=db_url, settings=overrides, log_level=args.log_level)
+        summary["marketplaces"] = {name: _marketplace_summary(stats) for name, stats in results.items()}
+        delivered = _report(watch, db_url, args.out or watch.digest.out_dir)
+        summary["digest"] = _digest_written_since(db_url, started)
+        summary["recipients"] = {
+            "sent": delivered.sent,
+            "written": [str(path) for path in delivered.written if path.suffix == ".eml"],
+            "failed": delivered.failed,
+            "skipped": delivered.skipped,
+        }
     _summarise(results)
     return EXIT_FAILED if delivered.failed else _exit_status(results)
+
+
+def _digest_written_since(db_url: str, since: datetime) -> str | None:
+    """Where the team digest this run wrote is (the newest since it started)."""
+    from sqlalchemy import select
+
+    from brandcrawl.storage import Store
+    from brandcrawl.storage.models import Digest
+
+    store = Store(db_url)
+    try:
+        with store.session() as session:
+            query = select(Digest.location).where(Digest.created_at >= since).order_by(Digest.id.desc())
+            return session.scalars(query.limit(1)).first()
+    finally:
+        store.close()
+
+
+def _write_summary(destination: str, started: datetime, status: int, summary: dict[str, Any]) -> int:
+    """Writes the run's one-line JSON summary; returns the run's exit status, or 1 when it cannot be
+    written after a run that went well (monitoring would otherwise see the previous summary)."""
+    from brandcrawl.digest import write_atomically
+
+    finished = datetime.now(UTC)
+    line = json.dumps(
+        {
+            "command": "run",
+            "status": RUN_STATUSES.get(status, "failed"),
+            "exit_status": status,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": finished.isoformat(timespec="seconds"),
+            "duration_s": round((finished - started).total_seconds(), 1),
+            "version": __version__,
+            **summary,
+        },
+        ensure_ascii=False,
+    )
+    if destination == "-":
+        print(line, flush=True)
+        return status
+    try:
+        write_atomically(Path(destination), line + "\n")
+    except OSError as error:
+        print(f"brandcrawl: cannot write the run summary to {destination}: {error}", file=sys.stderr)
+        return status or EXIT_FAILED
+    return status
 
 
 def _digest(args: argparse.Namespace) -> int:
@@ -202,6 +336,8 @@ def _demo(args: argparse.Namespace) -> int:
                 "DOWNLOAD_DELAY": 0,
                 "AUTOTHROTTLE_ENABLED": False,
                 "CONCURRENT_REQUESTS_PER_DOMAIN": 8,
+                # The hits' listing pages, kept as evidence beside the demo's database.
+                "BRANDCRAWL_EVIDENCE_DIR": str(out / "evidence"),
             },
             spider_args={"base_url": f"{replica.base_url}/{{site}}"},
             log_level=args.log_level,
@@ -289,19 +425,7 @@ def _record_start_failure(db_url: str, name: str, error: BaseException) -> None:
     store = Store(db_url)
     try:
         store.upgrade()
-        store.record_run(
-            spider=name,
-            started_at=now,
-            finished_at=now,
-            pages_fetched=0,
-            listings_seen=0,
-            hits=0,
-            new_hits=0,
-            errors=1,
-            status="broken",
-            detail=f"could not start: {error}",
-            finish_reason=None,
-        )
+        store.record_not_crawled(name, now, f"could not start: {error}")
     finally:
         store.close()
 
@@ -321,6 +445,7 @@ def _report(watch: WatchConfig, db_url: str, out_dir: str | Path, *, dry_run: bo
     from brandcrawl.delivery import DeliveryResult, deliver
     from brandcrawl.digest import write_digest
     from brandcrawl.storage import Store
+    from brandcrawl.triage import resolve_taken_down
 
     store = Store(db_url)
     try:
@@ -330,6 +455,7 @@ def _report(watch: WatchConfig, db_url: str, out_dir: str | Path, *, dry_run: bo
         if not dry_run:
             store.upgrade()
             store.close_past_end(datetime.now(UTC))
+            resolve_taken_down(store, datetime.now(UTC))  # actioned hits whose listing went: resolved
             path = write_digest(store, watch, out_dir)
             print(f"digest written to {path} (and {path.with_suffix('.txt')})")
         result = deliver(store, watch, out_dir, dry_run=dry_run)
@@ -350,12 +476,21 @@ def _report(watch: WatchConfig, db_url: str, out_dir: str | Path, *, dry_run: bo
 
 def _summarise(results: dict[str, dict[str, Any]]) -> None:
     for name, stats in results.items():
+        crawled = _marketplace_summary(stats)
         print(
-            f"{name}: {stats.get('brandcrawl/run/status', 'not run')}, "
-            f"{pages_fetched(stats)} pages, {listings_read(stats)} listings read, "
-            f"{stats.get('brandcrawl/hits/matched', 0)} carry a watched brand, "
-            f"{stats.get('brandcrawl/hits/new', 0)} new hits"
+            f"{name}: {crawled['status']}, {crawled['pages']} pages, {crawled['listings_read']} listings "
+            f"read, {crawled['matched']} carry a watched brand, {crawled['new_hits']} new hits"
         )
+
+
+def _marketplace_summary(stats: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "status": stats.get("brandcrawl/run/status", "not run"),
+        "pages": pages_fetched(stats),
+        "listings_read": listings_read(stats),
+        "matched": stats.get("brandcrawl/hits/matched", 0),
+        "new_hits": stats.get("brandcrawl/hits/new", 0),
+    }
 
 
 def _db_url(given: str | None) -> str:

@@ -1,12 +1,18 @@
 """The command line: clear one-line errors, and the README's demo command end to end."""
 
+import json
+import os
 import subprocess
 import sys
+from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from brandcrawl.cli import UsageProblem, main
+from brandcrawl.lock import run_lock
+from tests.conftest import WATCH
 
 
 @pytest.mark.parametrize(
@@ -50,6 +56,7 @@ def test_unknown_marketplace_in_run(tmp_path: Path, watch_path: Path, capsys) ->
     assert "no marketplace spider named nosuchsite" in capsys.readouterr().err
 
 
+@pytest.mark.sqlite_only(reason="the demo makes its own SQLite file, whatever the database tested")
 def test_demo_crawls_the_replica_and_writes_the_digest(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "brandcrawl.cli", "demo", "--out", str(tmp_path / "demo")],
@@ -82,13 +89,16 @@ def test_demo_crawls_the_replica_and_writes_the_digest(tmp_path: Path) -> None:
     assert "fameswap: needs login" in digest
 
 
-def test_the_watch_and_database_are_not_scrapy_settings(tmp_path: Path, watch_path: Path, capsys) -> None:
+def test_the_watch_and_database_are_not_scrapy_settings(
+    tmp_path: Path, watch_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # the default database, and the run's lock beside it, are made here
     arguments = ["run", "--watch", str(watch_path), "-s", f"BRANDCRAWL_DB_URL=sqlite:///{tmp_path}/other.db"]
     assert main(arguments) == 2
     assert "set BRANDCRAWL_DB_URL with --watch and --db, not -s" in capsys.readouterr().err
 
 
-def test_a_marketplace_that_cannot_start_is_a_broken_run_in_the_digest(tmp_path: Path) -> None:
+def test_a_marketplace_that_cannot_start_is_a_broken_run_in_the_digest(tmp_path: Path, db_url: str) -> None:
     watch = tmp_path / "watch.toml"
     watch.write_text(
         '[digest]\nsender = "x@example.org"\n[marketplaces.ebay]\nsites = ["ebay.it"]\n'
@@ -96,7 +106,7 @@ def test_a_marketplace_that_cannot_start_is_a_broken_run_in_the_digest(tmp_path:
         encoding="utf-8",
     )
     done = subprocess.run(
-        [sys.executable, "-m", "brandcrawl.cli", "run", "--watch", str(watch), "--db", f"sqlite:///{tmp_path}/db",
+        [sys.executable, "-m", "brandcrawl.cli", "run", "--watch", str(watch), "--db", db_url,
          "--out", str(tmp_path / "digest"), "--log-level", "ERROR"],
         capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
     )  # fmt: skip
@@ -127,3 +137,105 @@ def test_ebay_runs_through_the_api_when_its_keyset_is_set(environ: dict[str, str
     assert choose_spiders(watch, ["ebay_api"], loader, {}) == ["ebay_api"], "a spider named is run as asked"
     with pytest.raises(UsageProblem, match="no marketplace spider named ebey"):
         choose_spiders(watch, ["ebey"], loader, environ)
+
+
+def replica_watch(replica) -> str:
+    """The test watch file, its eBay read on one site of the replica, one page a search."""
+    return WATCH.replace(
+        'sites = ["ebay.com", "ebay.fr", "ebay.de", "ebay.co.uk"]',
+        f'sites = ["ebay.fr"]\nmax_pages = 1\nbase_url = "{replica.base_url}/{{site}}"',
+    )
+
+
+@pytest.mark.parametrize(
+    ("situation", "exit_status", "status", "said"),
+    [
+        ("every marketplace checked", 0, "ok", ""),
+        ("the marketplace blocks us", 3, "incomplete", ""),
+        ("the digest folder is a file", 1, "failed", "Traceback (most recent call last)"),
+        ("the watch file is broken", 2, "usage_error", "invalid TOML"),
+        ("another run holds the lock", 75, "skipped", f"another brandcrawl run (pid {os.getpid()} on "),
+    ],
+)
+def test_the_exit_status_and_the_run_summary_tell_cron_what_happened(
+    tmp_path: Path, replica, situation: str, exit_status: int, status: str, said: str
+) -> None:
+    watch, out, summary = tmp_path / "watch.toml", tmp_path / "digest", tmp_path / "last-run.json"
+    watch.write_text(replica_watch(replica), encoding="utf-8")
+    lock = tmp_path / "brandcrawl.db.lock"
+    with ExitStack() as situations:
+        if situation == "the marketplace blocks us":
+            replica.blocked = True
+        elif situation == "the digest folder is a file":
+            out.write_text("", encoding="utf-8")
+        elif situation == "the watch file is broken":
+            watch.write_text("[digest\n", encoding="utf-8")
+        elif situation == "another run holds the lock":
+            situations.enter_context(run_lock(lock))
+        done = subprocess.run(
+            [sys.executable, "-m", "brandcrawl.cli", "run", "--watch", str(watch),
+             "--db", f"sqlite:///{tmp_path}/brandcrawl.db", "--out", str(out), "--summary-json", str(summary),
+             "-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_ENABLED=False", "--log-level", "ERROR"],
+            capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+            env={name: value for name, value in os.environ.items() if not name.startswith("BRANDCRAWL_")},
+        )  # fmt: skip
+
+    assert done.returncode == exit_status, done.stderr
+    assert said in done.stderr
+    assert ("Traceback" in done.stderr) == (status == "failed")
+    [line] = summary.read_text(encoding="utf-8").splitlines()
+    report = json.loads(line)
+    assert (report["command"], report["status"], report["exit_status"]) == ("run", status, exit_status)
+    assert datetime.fromisoformat(report["started"]) <= datetime.fromisoformat(report["finished"])
+    assert report["lock"] == (None if status == "usage_error" else str(lock))
+    assert (report["error"] is None) == (status in ("ok", "incomplete"))
+    crawled = report["marketplaces"].get("ebay", {}).get("status")
+    assert crawled == {"ok": "ok", "incomplete": "blocked", "failed": "ok"}.get(status)
+    if status == "ok":
+        assert report["marketplaces"]["ebay"]["new_hits"] > 0
+        assert Path(report["digest"]).is_file()
+        [eml] = report["recipients"]["written"]
+        assert Path(eml).name.startswith("veille@gallimard.example-")
+    if status == "failed":
+        assert report["error"].startswith("FileExistsError")
+
+
+def test_a_refused_run_can_write_its_summary_to_standard_output(
+    tmp_path: Path, watch_path: Path, capsys
+) -> None:
+    lock = tmp_path / "run.lock"
+    arguments = ["run", "--watch", str(watch_path), "--lock", str(lock), "--summary-json", "-"]
+    with run_lock(lock):
+        assert main(arguments) == 75
+    out, err = capsys.readouterr()
+    report = json.loads(out.splitlines()[-1])
+    assert (report["status"], report["lock"]) == ("skipped", str(lock))
+    assert report["error"] in err
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        (["--summary-json", "{tmp}/nope/run.json"], "--summary-json: no folder {tmp}/nope"),
+        (["--lock", "{tmp}/watch.toml/run.lock"], "cannot open the run lock {tmp}/watch.toml/run.lock: "),
+    ],
+)
+def test_a_run_told_to_write_where_it_cannot_says_so_in_one_line(
+    tmp_path: Path, watch_path: Path, capsys, arguments: list[str], said: str
+) -> None:
+    given = [argument.format(tmp=tmp_path) for argument in arguments]
+    assert main(["run", "--watch", str(watch_path), "--db", f"sqlite:///{tmp_path}/db", *given]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"brandcrawl: {said.format(tmp=tmp_path)}")
+    assert error.count("\n") == 1
+
+
+def test_an_unexpected_error_is_its_traceback_and_status_1(tmp_path: Path, watch_path: Path, capsys) -> None:
+    out = tmp_path / "digest"
+    out.write_text("", encoding="utf-8")  # a file where the digest folder should be: nothing checks that
+    arguments = ["digest", "--watch", str(watch_path), "--db", f"sqlite:///{tmp_path}/db", "--out", str(out)]
+    assert main(arguments) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("Traceback (most recent call last)")
+    assert error.rstrip().endswith(f"FileExistsError: [Errno 17] File exists: '{out}'")
