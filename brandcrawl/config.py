@@ -2,6 +2,7 @@
 
 import difflib
 import functools
+import hashlib
 import json
 import os
 import re
@@ -139,6 +140,16 @@ class CrawlConfig:
 
 
 @dataclass(frozen=True)
+class DispatchConfig:
+    """How ``brandcrawl dispatch`` spreads the crawl over Scrapyd nodes (its options win)."""
+
+    nodes: tuple[str, ...] = ()  # the Scrapyd URLs, e.g. "http://crawl-1:6800"
+    shard_size: int = 50  # brands searched per job
+    version: str | None = None  # the deployed project version; None: the newest on the first node
+    jobs_per_node: int = 4  # a node running or waiting with this many jobs (anyone's) gets no more
+
+
+@dataclass(frozen=True)
 class WatchConfig:
     """A validated watch file."""
 
@@ -147,6 +158,7 @@ class WatchConfig:
     marketplaces: Mapping[str, MarketplaceConfig] = field(hash=False)
     digest: DigestConfig
     crawl: CrawlConfig
+    dispatch: DispatchConfig = DispatchConfig()
 
     def __post_init__(self) -> None:
         # A read-only view, so the frozen config cannot be changed behind the crawler's back.
@@ -154,7 +166,10 @@ class WatchConfig:
 
     def __reduce__(self) -> tuple[Any, ...]:
         # mappingproxy cannot be pickled or deep-copied, and Scrapy deep-copies its settings.
-        return (type(self), (self.path, self.brands, dict(self.marketplaces), self.digest, self.crawl))
+        return (
+            type(self),
+            (self.path, self.brands, dict(self.marketplaces), self.digest, self.crawl, self.dispatch),
+        )
 
     def enabled_marketplaces(self) -> list[MarketplaceConfig]:
         """Marketplaces to crawl, in file order."""
@@ -166,6 +181,22 @@ class WatchConfig:
         if market is None or market.max_pages is None:
             return self.crawl.max_pages
         return market.max_pages
+
+    def shard(self, index: int, count: int) -> tuple[Brand, ...]:
+        """The brands of shard ``index`` (from 1) of ``count``: the file's brands in their order, cut
+        into ``count`` runs whose sizes differ by one at most (a spider told "3/20" finds the same
+        brands as the dispatcher that cut them)."""
+        if not 1 <= index <= count:
+            raise ValueError(f"shard {index}/{count}: the index must be from 1 to {count}")
+        total = len(self.brands)
+        return self.brands[(index - 1) * total // count : index * total // count]
+
+
+def watch_sha256(path: str | os.PathLike[str]) -> str:
+    """The hex SHA-256 of a watch file's bytes: the dispatcher sends its own with every job, and a
+    node whose file differs refuses to crawl."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def load_watch(path: str | os.PathLike[str]) -> WatchConfig:
@@ -330,6 +361,7 @@ class _Reader:
             "crawl": self.crawl,
             "marketplaces": self.marketplaces,
             "brands": self.brands,
+            "dispatch": self.dispatch,
         }
         found = self.fields(data, None, checks, "a table")
         if "digest" not in found:
@@ -389,6 +421,26 @@ class _Reader:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
             self.fail(key, f"expected the name of an environment variable, got {text!r}")
         return text
+
+    def dispatch(self, value: object, key: str) -> DispatchConfig:
+        checks = {
+            "nodes": self.nodes,
+            "shard_size": self.max_pages,
+            "version": self.string,
+            "jobs_per_node": self.max_pages,
+        }
+        return DispatchConfig(**self.fields(value, key, checks, "a table ([dispatch])"))
+
+    def nodes(self, value: object, key: str) -> tuple[str, ...]:
+        urls = self.strings(value, key, self.url)
+        if not urls:
+            self.fail(key, "list at least one Scrapyd URL, or leave the key out")
+        seen: dict[str, int] = {}
+        for i, url in enumerate(urls):
+            earlier = seen.setdefault(url.rstrip("/"), i)
+            if earlier != i:
+                self.fail(f"{key}[{i}]", f"{url!r} is listed twice, see {key}[{earlier}]")
+        return urls
 
     def crawl(self, value: object, key: str) -> CrawlConfig:
         checks = {"contact": self.string, "max_pages": self.max_pages}

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from scrapy import Spider, signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
+from sqlalchemy import BigInteger, func, literal, make_url, select
 
 from brandcrawl.storage import Store
 
@@ -18,6 +23,14 @@ OK, BLOCKED, DISALLOWED, BROKEN = "ok", "blocked", "disallowed", "broken"
 # A marketplace that shows its listings only to members, with no credentials given (or refused): told
 # in the digest's health section, but no failure of the run (it is the watch file's choice).
 NEEDS_LOGIN = "needs_login"
+# Finish reasons of crawls that sent nothing: the node's watch file is not the one the dispatcher
+# sent the job for (recorded as broken), or another crawl of the marketplace held it too long (not
+# recorded: the crawl never looked).
+WATCH_FILE_DIFFERS, MARKETPLACE_BUSY = "watch_file_differs", "marketplace_busy"
+# A PostgreSQL advisory lock kind (brandcrawl.storage.store takes kinds 1 and 2), held by the crawl
+# of a marketplace for as long as it runs, with the marketplace's CRC-32 in the low 32 bits.
+_CRAWL_LOCK = 0x6272_0003
+_CRAWL_LOCK_POLL = 5.0  # seconds between two tries of a crawl waiting for its marketplace
 
 
 @dataclass(frozen=True)
@@ -27,8 +40,12 @@ class RunVerdict:
 
 
 def pages_fetched(stats: dict[str, Any]) -> int:
-    """Pages of the marketplace answered, robots.txt not counted."""
-    return stats.get("response_received_count", 0) - stats.get("robotstxt/response_count", 0)
+    """Pages of the marketplace answered, robots.txt and listing pages kept as evidence not counted."""
+    return (
+        stats.get("response_received_count", 0)
+        - stats.get("robotstxt/response_count", 0)
+        - stats.get("brandcrawl/evidence/responses", 0)
+    )
 
 
 def listings_read(stats: dict[str, Any]) -> int:
@@ -41,13 +58,19 @@ def listings_read(stats: dict[str, Any]) -> int:
 
 
 def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: int = 3) -> RunVerdict:
-    """What a crawl's stats say about whether it could look at the marketplace."""
+    """What a crawl's stats say about whether it could look at the marketplace.
+
+    Listing pages fetched as evidence (brandcrawl.evidence) are left out: the run is judged on its
+    searches, and a listing page refused or forbidden after healthy searches is no blocked run.
+    """
     responses = pages_fetched(stats)
-    refused = sum(
-        stats.get(f"downloader/response_status_count/{code}", 0) for code in (403, 429)
-    ) - stats.get("brandcrawl/responses/recovered", 0)
+    refused = (
+        sum(stats.get(f"downloader/response_status_count/{code}", 0) for code in (403, 429))
+        - stats.get("brandcrawl/responses/recovered", 0)
+        - stats.get("brandcrawl/evidence/responses_403_429", 0)
+    )
     challenges = stats.get("brandcrawl/pages/blocked", 0)
-    forbidden = stats.get("robotstxt/forbidden", 0)
+    forbidden = stats.get("robotstxt/forbidden", 0) - stats.get("brandcrawl/evidence/robots_forbidden", 0)
     unexpected_empty = stats.get("brandcrawl/pages/unexpected_empty", 0)
     parse_errors = stats.get("brandcrawl/parse_errors", 0) + stats.get("spider_exceptions/count", 0)
     db_errors = stats.get("brandcrawl/db/errors", 0)
@@ -56,6 +79,8 @@ def judge(stats: dict[str, Any], finish_reason: str | None, blocked_status_min: 
     unpriced = stats.get("brandcrawl/listings/price_unparsed", 0)
     sites = _per_site(stats)
 
+    if refusal := stats.get("brandcrawl/refused"):
+        return RunVerdict(BROKEN, f"refused to start: {refusal}")
     if login := stats.get("brandcrawl/needs_login"):
         return RunVerdict(NEEDS_LOGIN, str(login))
     if challenges:
@@ -122,12 +147,46 @@ def _per_site(stats: dict[str, Any]) -> dict[str, dict[str, int]]:
     return sites
 
 
+class CrawlLock:
+    """One crawl of a marketplace at a time over every machine on a PostgreSQL database: a session
+    advisory lock on a connection of its own, which PostgreSQL also releases when the connection
+    drops (a job killed with its node)."""
+
+    def __init__(self, db_url: str, marketplace: str) -> None:
+        self.store = Store(db_url)
+        self.connection = self.store.engine.connect()
+        self.key = literal((_CRAWL_LOCK << 32) | zlib.crc32(marketplace.encode()), BigInteger)
+
+    def try_take(self) -> bool:
+        taken = self.connection.scalar(select(func.pg_try_advisory_lock(self.key)))
+        self.connection.commit()  # the lock outlives the transaction; an idle one would not
+        return bool(taken)
+
+    def release(self) -> None:
+        try:
+            self.connection.scalar(select(func.pg_advisory_unlock(self.key)))
+            self.connection.commit()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.connection.close()
+        self.store.close()
+
+
 class RunRecorder:
-    """Writes one ``crawl_runs`` row per spider run and logs its verdict."""
+    """Writes one ``crawl_runs`` row per spider run and logs its verdict.
+
+    On PostgreSQL it also keeps two crawls of one marketplace from running at once, from any machine
+    (``brandcrawl dispatch`` over several Scrapyd nodes, or two dispatchers): a crawl waits up to
+    ``BRANDCRAWL_CRAWL_LOCK_WAIT`` seconds for the other to end, then closes as ``marketplace_busy``
+    without a run recorded. On SQLite one machine writes, and the dispatcher's plan is the guard.
+    """
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.started_at = datetime.now(UTC)
+        self.lock: CrawlLock | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> RunRecorder:
@@ -136,13 +195,40 @@ class RunRecorder:
         crawler.signals.connect(recorder.spider_closed, signal=signals.spider_closed)
         return recorder
 
-    def spider_opened(self, spider: Spider) -> None:
+    async def spider_opened(self, spider: Spider) -> None:
+        self.lock = await self._wait_for_marketplace(getattr(spider, "marketplace_name", spider.name))
         self.started_at = datetime.now(UTC)
 
+    async def _wait_for_marketplace(self, marketplace: str) -> CrawlLock | None:
+        db_url = self.crawler.settings["BRANDCRAWL_DB_URL"]
+        if make_url(db_url).get_backend_name() != "postgresql":
+            return None
+        lock = CrawlLock(db_url, marketplace)
+        wait = self.crawler.settings.getfloat("BRANDCRAWL_CRAWL_LOCK_WAIT", 3600)
+        deadline = time.monotonic() + wait
+        while not lock.try_take():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                lock.close()
+                logger.warning("%s not crawled: another crawl of it still ran after %d s", marketplace, wait)
+                raise CloseSpider(MARKETPLACE_BUSY)
+            logger.info("%s: waiting for another crawl of this marketplace to end", marketplace)
+            await asyncio.sleep(min(_CRAWL_LOCK_POLL, left))
+        return lock
+
     def spider_closed(self, spider: Spider, reason: str) -> None:
+        try:
+            self._record(spider, reason)
+        finally:
+            if self.lock is not None:
+                self.lock.release()  # only now: the next crawl finds this one's run recorded
+
+    def _record(self, spider: Spider, reason: str) -> None:
         settings = self.crawler.settings
         stats = self.crawler.stats.get_stats()
-        if not any(stats.get(f"brandcrawl/{key}") for key in ("searches", "needs_login", "logins")):
+        if not any(
+            stats.get(f"brandcrawl/{key}") for key in ("searches", "needs_login", "logins", "refused")
+        ):
             return  # `scrapy parse` or a spider that never searched: no run of the watch to record
         verdict = judge(stats, reason, settings.getint("BRANDCRAWL_BLOCKED_STATUS_MIN"))
         # Two spiders can read one marketplace (eBay's API and its pages): runs are the marketplace's.
@@ -150,7 +236,9 @@ class RunRecorder:
         store = Store(settings["BRANDCRAWL_DB_URL"])
         try:
             store.upgrade()
-            if verdict.status == OK and not listings_read(stats):
+            # A shard searched some of the brands: its earlier runs may have searched others.
+            sharded = getattr(spider, "shard", None) is not None
+            if verdict.status == OK and not listings_read(stats) and not sharded:
                 verdict = _emptied(verdict, store.recent_listings_seen(marketplace, RECENT_RUNS))
             self.crawler.stats.set_value("brandcrawl/run/status", verdict.status)
             log = logger.info if verdict.status == OK else logger.warning
@@ -173,6 +261,7 @@ class RunRecorder:
                 status=verdict.status,
                 detail=verdict.detail,
                 finish_reason=reason,
+                job=getattr(spider, "_job", None),  # Scrapyd's job id, its spider argument
             )
         finally:
             store.close()

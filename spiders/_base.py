@@ -2,7 +2,10 @@
 
 A marketplace spider takes, as ``-a`` arguments (which win over its watch-file table):
 ``base_url`` (a mirror or the replica; ``{site}`` in it is replaced by each site's domain),
-``sites`` (comma-separated), ``max_pages`` and ``brand`` (crawl for one brand only).
+``sites`` (comma-separated), ``max_pages`` and ``brand`` (crawl for one brand only). From
+``brandcrawl dispatch``: ``shard`` ("3/20": search the third of 20 runs of the watch file's brands),
+``watch_sha256`` (crawl only if this node's watch file has that SHA-256) and ``unseen_since`` (an
+ISO time: listings seen since then were read by an earlier shard and are not revisited).
 
 What a run sends: an optional login first (members-only marketplaces), then per site one search per
 query (each brand's name and aliases, and on marketplaces that hide account sales the brand beside
@@ -13,7 +16,7 @@ followed to ``max_pages`` pages; listings whose page lacks a field are completed
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeGuard
@@ -22,13 +25,14 @@ from urllib.parse import urlsplit
 import scrapy
 from parsel import Selector
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import CloseSpider, IgnoreRequest
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from brandcrawl.config import MarketplaceConfig, WatchConfig
+from brandcrawl.config import Brand, MarketplaceConfig, WatchConfig, watch_sha256
 from brandcrawl.items import Listing
+from brandcrawl.runs import WATCH_FILE_DIFFERS
 from brandcrawl.storage.models import ListingRow
 from brandcrawl.watch import watch_from_settings
 
@@ -87,6 +91,9 @@ class SearchSpider(scrapy.Spider):
         sites: str | Iterable[str] | None = None,
         max_pages: int | str | None = None,
         brand: str | None = None,
+        shard: str | None = None,
+        watch_sha256: str | None = None,
+        unseen_since: str | datetime | None = None,
         **kwargs: Any,  # Scrapyd adds _job and others
     ) -> None:
         super().__init__(name, **kwargs)
@@ -94,6 +101,11 @@ class SearchSpider(scrapy.Spider):
         self.requested_sites = sites
         self.requested_max_pages = max_pages
         self.requested_brand = brand
+        if brand and shard:
+            raise ValueError(f"{self.name}: give brand or shard, not both")
+        self.shard = parse_shard(shard) if shard else None
+        self.expected_watch_sha256 = watch_sha256
+        self.unseen_since = parse_utc(unseen_since, "unseen_since") if unseen_since else None
         self.yielded: set[str] = set()
 
     @classmethod
@@ -119,8 +131,9 @@ class SearchSpider(scrapy.Spider):
         self.max_pages = int(self.requested_max_pages or watch.max_pages_for(self.marketplace_name))
         if self.max_pages < 1:
             raise ValueError(f"max_pages must be at least 1, got {self.max_pages}")
-        self.queries = self._queries(watch)
-        self.account_queries = self._account_queries(watch, table)
+        brands = self.searched_brands(watch)
+        self.queries = self._queries(brands)
+        self.account_queries = self._account_queries(brands, table)
         self.categories = list((table.categories if table else None) or self.default_categories)
         self.credentials = self._credentials(table, environ)
 
@@ -135,22 +148,41 @@ class SearchSpider(scrapy.Spider):
             )
         return [self.site_profiles[n] for n in names]
 
-    def _queries(self, watch: WatchConfig) -> list[str]:
-        brands = [b for b in watch.brands if not self.requested_brand or b.name == self.requested_brand]
-        if not brands:
-            raise ValueError(f"{self.name}: no brand named {self.requested_brand!r} in the watch file")
+    def searched_brands(self, watch: WatchConfig) -> tuple[Brand, ...]:
+        """The brands this run searches for: the one ``brand`` names, the ``shard``'s, or all."""
+        if self.requested_brand:
+            named = tuple(b for b in watch.brands if b.name == self.requested_brand)
+            if not named:
+                raise ValueError(f"{self.name}: no brand named {self.requested_brand!r} in the watch file")
+            return named
+        if self.shard:
+            index, count = self.shard
+            if count > len(watch.brands):
+                raise ValueError(
+                    f"{self.name}: shard {index}/{count}, but the watch file has {len(watch.brands)} brands"
+                )
+            return watch.shard(index, count)
+        return watch.brands
+
+    @property
+    def reads_categories(self) -> bool:
+        """Categories are read whole whatever the brands: by the first shard of a sharded crawl only."""
+        return self.shard is None or self.shard[0] == 1
+
+    def _queries(self, brands: Sequence[Brand]) -> list[str]:
         queries: dict[str, str] = {}
         for brand in brands:
             for text in (brand.name, *brand.aliases):
                 queries.setdefault(text.casefold(), text)
         return list(queries.values())
 
-    def _account_queries(self, watch: WatchConfig, table: MarketplaceConfig | None) -> dict[str, list[str]]:
+    def _account_queries(
+        self, brands: Sequence[Brand], table: MarketplaceConfig | None
+    ) -> dict[str, list[str]]:
         """Per site, the brand beside each account word, e.g. "gallimard compte", "@gallimard"."""
         words = (table.account_words if table and table.account_words is not None else None) or dict(
             self.default_account_words
         )
-        brands = [b for b in watch.brands if not self.requested_brand or b.name == self.requested_brand]
         found: dict[str, list[str]] = {}
         for site in self.sites:
             chosen = words.get(site.domain, words.get("*", ()))
@@ -194,7 +226,24 @@ class SearchSpider(scrapy.Spider):
         assert self.base_url is not None
         return self.base_url.format(site=site.domain).rstrip("/")
 
+    def foreign_watch_file(self) -> str | None:
+        """Why this node must not crawl: its watch file is not the one the job was sent for."""
+        if self.expected_watch_sha256 is None:
+            return None
+        path = os.path.abspath(self.crawler.settings["BRANDCRAWL_WATCH"])
+        found = watch_sha256(path)
+        if found == self.expected_watch_sha256.lower():
+            return None
+        return (
+            f"the watch file {path} on this node (sha256 {found[:12]}) is not the dispatcher's "
+            f"(sha256 {self.expected_watch_sha256[:12]}): give every node the same file"
+        )
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
+        if refusal := self.foreign_watch_file():
+            self.crawler.stats.set_value("brandcrawl/refused", refusal)
+            self.logger.error("%s not crawled: %s", self.marketplace_name, refusal)
+            raise CloseSpider(WATCH_FILE_DIFFERS)
         if self.source:
             self.crawler.stats.set_value("brandcrawl/source", self.source)
         if reason := self.needs_login_reason():
@@ -220,7 +269,7 @@ class SearchSpider(scrapy.Spider):
                 # Counted so the run recorder knows this is a watch crawl, not a `scrapy parse`.
                 self.crawler.stats.inc_value("brandcrawl/searches")
                 yield self.page_request(self.search_url(site, query), site, query=query)
-            for category in self.categories:
+            for category in self.categories if self.reads_categories else ():
                 self.crawler.stats.inc_value("brandcrawl/searches")
                 yield self.page_request(self.category_url(site, category), site, category=category)
 
@@ -354,7 +403,9 @@ class SearchSpider(scrapy.Spider):
 
     def revisit_request(self, stored: ListingRow) -> scrapy.Request | None:
         """The request that tells whether a stored listing the searches no longer show is still on
-        sale (see brandcrawl.revisit): its own page, by default."""
+        sale (see brandcrawl.revisit): its own page, by default. None: not revisited."""
+        if self.unseen_since is not None and stored.last_seen >= self.unseen_since:
+            return None  # an earlier shard of this dispatch saw it, searching for other brands
         return scrapy.Request(
             stored.url,
             callback=self.parse_revisit,
@@ -438,6 +489,26 @@ class SearchSpider(scrapy.Spider):
 
     def next_page(self, response: TextResponse) -> str | None:
         raise NotImplementedError
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"3/20"`` → (3, 20): the third of 20 shards."""
+    index, slash, count = text.partition("/")
+    try:
+        shard = int(index), int(count)
+    except ValueError:
+        shard = (0, 0)
+    if not slash or not 1 <= shard[0] <= shard[1]:
+        raise ValueError(f"shard must be INDEX/COUNT with 1 <= INDEX <= COUNT, e.g. 3/20; got {text!r}")
+    return shard
+
+
+def parse_utc(value: str | datetime, name: str) -> datetime:
+    """A spider argument's ISO 8601 time, which must say its offset."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} must say its UTC offset (e.g. 2026-11-27T05:30:00+00:00), got {value!r}")
+    return moment.astimezone(UTC)
 
 
 def listing_from_row(row: ListingRow) -> Listing:

@@ -8,6 +8,7 @@ from brandcrawl.config import (
     Brand,
     CrawlConfig,
     DigestConfig,
+    DispatchConfig,
     MarketplaceConfig,
     OfficialHandle,
     WatchConfig,
@@ -141,6 +142,26 @@ def test_defaults():
     )
     assert config.max_pages_for("ebay") == 3
     assert config.max_pages_for("not-configured") == 3
+
+
+def test_the_dispatch_table_and_its_defaults():
+    given = parse_watch(
+        watch_text(
+            top='[dispatch]\nnodes = ["http://crawl-1:6800", "https://crawl-2.example/scrapyd/"]\n'
+            'shard_size = 20\nversion = "r42"\njobs_per_node = 2\n'
+        )
+    )
+
+    assert given.dispatch == DispatchConfig(
+        nodes=("http://crawl-1:6800", "https://crawl-2.example/scrapyd/"),
+        shard_size=20,
+        version="r42",
+        jobs_per_node=2,
+    )
+    assert parse_watch(watch_text()).dispatch == DispatchConfig(
+        nodes=(), shard_size=50, version=None, jobs_per_node=4
+    )
+    assert load_watch(EXAMPLE).dispatch.nodes, "the example shows it"
 
 
 def test_enabled_marketplaces_keep_file_order():
@@ -441,6 +462,55 @@ BAD = [
         "expected a list of strings",
     ),
     ("categories-string", market_with('categories = "instagram"'), "marketplaces.ebay.categories", "list"),
+    (
+        "dispatch-unknown-key",
+        watch_text(top="[dispatch]\nnode = []"),
+        "dispatch.node",
+        "did you mean 'nodes'?",
+    ),
+    (
+        "dispatch-nodes-string",
+        watch_text(top="[dispatch]\nnodes = 'http://a:6800'"),
+        "dispatch.nodes",
+        "list",
+    ),
+    ("dispatch-nodes-empty", watch_text(top="[dispatch]\nnodes = []"), "dispatch.nodes", "at least one"),
+    (
+        "dispatch-node-not-url",
+        watch_text(top="[dispatch]\nnodes = ['a:6800']"),
+        "dispatch.nodes[0]",
+        "http://",
+    ),
+    (
+        "dispatch-node-twice",
+        watch_text(top="[dispatch]\nnodes = ['http://a:6800', 'http://a:6800/']"),
+        "dispatch.nodes[1]",
+        "listed twice, see dispatch.nodes[0]",
+    ),
+    (
+        "dispatch-shard-size-0",
+        watch_text(top="[dispatch]\nshard_size = 0"),
+        "dispatch.shard_size",
+        "at least 1",
+    ),
+    (
+        "dispatch-shard-size-text",
+        watch_text(top="[dispatch]\nshard_size = '50'"),
+        "dispatch.shard_size",
+        ">= 1",
+    ),
+    (
+        "dispatch-jobs-per-node",
+        watch_text(top="[dispatch]\njobs_per_node = -1"),
+        "dispatch.jobs_per_node",
+        "1",
+    ),
+    (
+        "dispatch-version-blank",
+        watch_text(top="[dispatch]\nversion = ' '"),
+        "dispatch.version",
+        "not be blank",
+    ),
 ]
 
 

@@ -221,6 +221,9 @@ class CrawlRun(Base):
     source: Mapped[str | None] = mapped_column(String(60))
     detail: Mapped[str] = mapped_column(Text, default="")
     finish_reason: Mapped[str | None] = mapped_column(String(64))
+    # The Scrapyd job this crawl ran as (its ``_job`` argument): how `brandcrawl dispatch` learns how
+    # a job went, Scrapyd saying "finished" even of a job that died at start. None outside Scrapyd.
+    job: Mapped[str | None] = mapped_column(String(100), index=True)
 
 
 class Delivery(Base):
