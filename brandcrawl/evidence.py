@@ -34,6 +34,7 @@ from twisted.python.failure import Failure
 from brandcrawl.runs import BLOCKED, judge
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import ListingRow, Snapshot
+from brandcrawl.triage import SuppressionsInForce
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +156,8 @@ class EvidenceExtension:
         self.limit = limit
         self.started_at = datetime.now(UTC)
         self.hits: dict[ListingKey, str] = {}  # this run's hit listings → their URL, in order read
+        # What a suppression may cover, per hit listing: its brands, asset kind, asset and seller.
+        self.covered: dict[ListingKey, tuple[frozenset[str], str | None, str | None, str | None]] = {}
         self.read: dict[ListingKey, FetchedPage] = {}  # hits' own pages, as the crawl read them
         self.kept: list[dict[str, Any]] = []  # snapshot rows, written once the listings are stored
         self.done = False
@@ -192,6 +195,8 @@ class EvidenceExtension:
         listing = ItemAdapter(item)
         key = (listing["marketplace"], listing["listing_id"])
         self.hits.setdefault(key, listing["url"])
+        brands = frozenset(match["brand"] for match in listing.get("matches") or ())
+        self.covered[key] = (brands, listing.get("asset_kind"), listing.get("asset"), listing.get("seller"))
         if (
             response is not None
             and key not in self.read
@@ -217,16 +222,30 @@ class EvidenceExtension:
             raise DontCloseSpider
 
     def _without_kept_page(self) -> list[ListingKey]:
+        """This run's hits with no page kept yet, leaving out those a suppression covers for every
+        brand they carry: the team said they are not a problem, so no request is spent on them."""
         if not self.hits:
             return []
         store = Store(self.crawler.settings["BRANDCRAWL_DB_URL"])
         try:
-            return _without_kept_page(store, self.hits, self.started_at)
+            wanted = _without_kept_page(store, self.hits, self.started_at)
+            with store.session() as session:
+                suppressions = SuppressionsInForce.load(session, datetime.now(UTC))
         except SQLAlchemyError:
             logger.exception("could not tell which hits have a page kept: none kept this run")
             return []
         finally:
             store.close()
+        kept = [key for key in wanted if not self._suppressed(key, suppressions)]
+        if skipped := len(wanted) - len(kept):
+            self.crawler.stats.inc_value("brandcrawl/evidence/suppressed", skipped)
+        return kept
+
+    def _suppressed(self, key: ListingKey, suppressions: SuppressionsInForce) -> bool:
+        brands, asset_kind, asset, seller = self.covered.get(key, (frozenset(), None, None, None))
+        return bool(brands) and all(
+            suppressions.cover(brand, key[0], asset_kind, asset, seller) for brand in brands
+        )
 
     def _requests(self, wanted: list[ListingKey], spider: Spider) -> list[Request]:
         """The fetches of the listing pages still wanted: none from a site that is blocking us, none

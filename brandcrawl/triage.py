@@ -272,6 +272,39 @@ def active(now: datetime) -> ColumnElement[bool]:
     return and_(Suppression.removed_at.is_(None), or_(Suppression.until.is_(None), Suppression.until > now))
 
 
+@dataclass(frozen=True)
+class SuppressionsInForce:
+    """The suppressions in force at one moment, held in memory: ``is_suppressed`` for a crawl's
+    listings before the store pipeline has written them."""
+
+    rows: tuple[Suppression, ...]
+
+    @classmethod
+    def load(cls, session: Session, now: datetime) -> SuppressionsInForce:
+        return cls(tuple(suppressions(session, now)))
+
+    def cover(
+        self, brand: str, marketplace: str, asset_kind: str | None, asset: str | None, seller: str | None
+    ) -> bool:
+        for row in self.rows:
+            if row.brand is not None and row.brand.lower() != brand.lower():
+                continue
+            if (
+                row.kind == "asset"
+                and asset is not None
+                and (row.asset_kind, row.value) == (asset_kind, asset)
+            ):
+                return True
+            if (
+                row.kind == "seller"
+                and seller
+                and row.marketplace == marketplace
+                and row.value.lower() == seller.lower()
+            ):
+                return True
+        return False
+
+
 def is_suppressed(brand: ColumnElement[str], listing: type[ListingRow], now: datetime) -> ColumnElement[bool]:
     """The listing, for ``brand`` (a hit's brand column, or a literal), is covered by a suppression
     in force at ``now``: its asset, or its seller on its marketplace, for that brand or every brand.

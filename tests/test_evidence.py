@@ -29,6 +29,7 @@ from brandcrawl.replica.server import Reply
 from brandcrawl.runs import judge
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import CrawlRun, Hit, ListingRow, Snapshot
+from brandcrawl.triage import Target, suppress
 from spiders.accsmarket import AccsMarketSpider
 from spiders.ebay import EbaySpider
 from spiders.godaddy import GoDaddySpider
@@ -153,6 +154,43 @@ async def test_a_later_crawl_keeps_only_the_new_hits_pages(
         s.id: (s.sha256, s.path, s.fetched_at) for s in first.values()
     }
     assert set(files) < set(folder.rglob("*.gz"))
+
+
+@deferred_f_from_coro_f
+async def test_no_listing_page_is_fetched_for_a_hit_a_suppression_covers(
+    replica, watch_path: Path, db_url: str, tmp_path: Path
+) -> None:
+    """An authorised reseller's listings cost no request and no place under BRANDCRAWL_EVIDENCE_MAX."""
+    folder = tmp_path / "evidence"
+    settings = evidence_settings(watch_path, db_url, folder)
+    await crawl(
+        EbaySpider, {**settings, "BRANDCRAWL_EVIDENCE_ENABLED": False}, base_url=base_url(replica), **SMALL
+    )
+    listings = rows(db_url, ListingRow)
+    reseller = next(row.seller for row in listings if row.seller)
+    covered = sorted(urlsplit(row.url).path for row in listings if row.seller == reseller)
+    store = Store(db_url)
+    try:
+        with store.session() as session:
+            suppress(
+                session,
+                Target("seller", reseller.upper(), marketplace="ebay"),
+                brand=None,
+                by="alice",
+                now=datetime.now(UTC),
+                note="our reseller",
+            )
+    finally:
+        store.close()
+    asked_before = len(replica.requests)
+
+    result = await crawl(EbaySpider, settings, base_url=base_url(replica), **SMALL)
+
+    asked = listing_pages_asked(replica, asked_before)
+    assert covered
+    assert not set(covered) & set(asked)
+    assert result.stats["brandcrawl/evidence/suppressed"] == len(covered)
+    assert len(asked) == len(listings) - len(covered)
 
 
 @deferred_f_from_coro_f
