@@ -35,6 +35,11 @@ _MISSING_SENDER = "required key is missing (the From address of the digest)"
 _Check = Callable[[object, str], Any]
 
 
+# What the database holds (hits.brand, deliveries.recipient): longer would not fit, so it is refused here.
+MAX_BRAND_NAME = 200
+MAX_ADDRESS = 320
+
+
 class WatchFileError(Exception):
     """A watch file that cannot be used; str() is one line naming the file and the key."""
 
@@ -307,6 +312,8 @@ class _Reader:
             self.fail(key, f"not a valid e-mail address: {text!r}")
         if text != addr and not display_name_ok:
             self.fail(key, f"write the bare address, without a display name: {addr!r}")
+        if len(addr) > MAX_ADDRESS:
+            self.fail(key, f"an e-mail address is at most {MAX_ADDRESS} characters, this one {len(addr)}")
         return text
 
     def domain(self, value: object, key: str) -> str:
@@ -489,9 +496,18 @@ class _Reader:
                 self.fail(f"{key}[{i}].name", f"duplicate brand name {brand.name!r}, see {key}[{earlier}]")
         return brands
 
+    def brand_name(self, value: object, key: str) -> str:
+        name = self.string(value, key)
+        if len(name) > MAX_BRAND_NAME:
+            self.fail(
+                key,
+                f"a brand name is at most {MAX_BRAND_NAME} characters (the database's), this one {len(name)}",
+            )
+        return name
+
     def brand(self, value: object, key: str) -> Brand:
         checks = {
-            "name": self.string,
+            "name": self.brand_name,
             "aliases": self.strings,
             "official_domains": functools.partial(self.strings, check=self.domain),
             "official_handles": functools.partial(self.strings, check=self.handle),

@@ -313,6 +313,18 @@ BAD = [
         "expected a string, got int",
     ),
     ("alias-blank", brand_with("aliases = [' ']"), "brands[0].aliases[0]", "must not be blank"),
+    (
+        "brand-name-too-long",
+        watch_text(brands=f"[[brands]]\nname = '{'g' * 201}'\n"),
+        "brands[0].name",
+        "a brand name is at most 200 characters",
+    ),
+    (
+        "recipient-too-long",
+        brand_with(f"recipients = ['{'a' * 310}@example.org']"),
+        "brands[0].recipients[0]",
+        "an e-mail address is at most 320 characters",
+    ),
     ("no-brands", watch_text(brands=""), "brands", "at least one brand is required"),
     ("empty-brands", watch_text(top="brands = []", brands=""), "brands", "at least one brand is required"),
     ("brands-table", watch_text(brands="[brands]\nname = 'x'\n"), "brands", "expected an array of tables"),
