@@ -51,7 +51,9 @@ def _failure_status(error: Exception) -> int:
         print(f"brandcrawl: {error}", file=sys.stderr)
         return EXIT_USAGE
     if isinstance(error, SQLAlchemyError):
-        print(f"brandcrawl: database error: {getattr(error, 'orig', None) or error}", file=sys.stderr)
+        # The driver's first line says it ("connection refused"); PostgreSQL's DETAIL and HINT lines follow.
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines() or [type(error).__name__]
+        print(f"brandcrawl: database error: {reason[0]}", file=sys.stderr)
         return EXIT_FAILED
     traceback.print_exception(error)
     return EXIT_FAILED

@@ -128,4 +128,5 @@ def test_a_database_that_cannot_be_opened_is_said_without_its_password(
     status, out, err = brandcrawl(capsys, "db", "upgrade", "--db", url.format(tmp=tmp_path))
     assert (status, out) == (1, "")
     assert err.startswith(f"brandcrawl: {said}")
+    assert err.count("\n") == 1, "one line"
     assert "s3cret" not in err
