@@ -117,12 +117,20 @@ def _parser() -> argparse.ArgumentParser:
         description="Write the team's digest (HTML and plain text, every brand) of what is not yet in one, "
         "then send each recipient one e-mail with their brands' new hits and changes, marked only once "
         "their server accepted it. Without [digest.smtp] in the watch file, each recipient's digest is "
-        "written to OUT/recipients/ as .html, .txt and a ready .eml instead.",
+        "written to OUT/recipients/ as .html, .txt and a ready .eml instead. Each recipient gets one a day "
+        "(digest.timezone): a second run the same day leaves those already served alone and says so, and "
+        "tries again those whose digest failed.",
     )
     _watch_and_db(digest)
     digest.add_argument("--out", help="digest folder (default: the watch file's digest.out_dir)")
     digest.add_argument(
         "--dry-run", action="store_true", help="show what would be sent to whom; write, send and mark nothing"
+    )
+    digest.add_argument(
+        "--again",
+        action="store_true",
+        help="send another digest today, of what is new since the last one, to recipients (and the ops "
+        "address) who already had today's",
     )
     digest.set_defaults(handler=_digest)
 
@@ -279,7 +287,8 @@ def _write_summary(destination: str, started: datetime, status: int, summary: di
 
 def _digest(args: argparse.Namespace) -> int:
     watch = load_watch(args.watch)
-    delivered = _report(watch, _db_url(args.db), args.out or watch.digest.out_dir, dry_run=args.dry_run)
+    out_dir = args.out or watch.digest.out_dir
+    delivered = _report(watch, _db_url(args.db), out_dir, dry_run=args.dry_run, again=args.again)
     return EXIT_FAILED if delivered.failed else EXIT_OK
 
 
@@ -438,8 +447,11 @@ def _exit_status(results: dict[str, dict[str, Any]]) -> int:
     return EXIT_OK if healthy else EXIT_UNHEALTHY
 
 
-def _report(watch: WatchConfig, db_url: str, out_dir: str | Path, *, dry_run: bool = False) -> DeliveryResult:
-    """The team digest on disk, then each recipient's (sent, or written without SMTP settings)."""
+def _report(
+    watch: WatchConfig, db_url: str, out_dir: str | Path, *, dry_run: bool = False, again: bool = False
+) -> DeliveryResult:
+    """The team digest on disk, then each recipient's (sent, or written without SMTP settings) unless
+    they had today's; ``again`` sends them another."""
     from datetime import UTC, datetime
 
     from sqlalchemy import inspect
@@ -460,13 +472,15 @@ def _report(watch: WatchConfig, db_url: str, out_dir: str | Path, *, dry_run: bo
             resolve_taken_down(store, datetime.now(UTC))  # actioned hits whose listing went: resolved
             path = write_digest(store, watch, out_dir)
             print(f"digest written to {path} (and {path.with_suffix('.txt')})")
-        result = deliver(store, watch, out_dir, dry_run=dry_run)
+        result = deliver(store, watch, out_dir, dry_run=dry_run, again=again)
     finally:
         store.close()
     for line in result.previews:
         print(f"would send to {line}")
     for address in result.sent:
         print(f"sent to {address}")
+    for address, reason in result.held.items():
+        print(f"not sent to {address}: {reason}")
     if result.written:
         print(f"recipients' digests written to {Path(result.written[0]).parent} (.html, .txt, .eml)")
     for address, error in result.failed.items():

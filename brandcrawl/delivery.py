@@ -1,5 +1,7 @@
-"""Sending each recipient their digest exactly once: claimed in the database, marked only once
-their mail server accepted it (or, without SMTP settings, once it is written to disk).
+"""Sending each recipient their digest exactly once a day: claimed in the database for the day (in
+the digest's timezone), marked only once their mail server accepted it (or, without SMTP settings,
+once it is written to disk). A second run the same day leaves a delivered recipient alone, unless
+asked for another digest on purpose (``again``); a failed delivery is tried again the same day.
 
 Which way it errs: a crash after the server accepted a message but before it is marked leaves the
 claim behind; once the claim is stale the next run sends the same hits again, under the same
@@ -17,12 +19,13 @@ import smtplib
 import ssl
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -43,11 +46,19 @@ class DeliveryError(Exception):
     """Some digests could not be delivered; they stay unmarked for the next run."""
 
 
+@dataclass(frozen=True)
+class Held:
+    """Why a recipient's digest cannot be claimed: another run is sending it, or it went out today."""
+
+    reason: str
+
+
 @dataclass
 class DeliveryResult:
     sent: list[str] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # nothing to say, or another run is on it
+    skipped: list[str] = field(default_factory=list)  # nothing to say, or held by another claim
+    held: dict[str, str] = field(default_factory=dict)  # skipped recipient → which claim holds it
     failed: dict[str, str] = field(default_factory=dict)  # recipient → error
     previews: list[str] = field(default_factory=list)  # --dry-run
 
@@ -68,9 +79,11 @@ def deliver(
     *,
     now: datetime | None = None,
     dry_run: bool = False,
+    again: bool = False,
     environ: dict[str, str] | None = None,
 ) -> DeliveryResult:
-    """Send (or, without SMTP settings, write) each recipient's digest of what they have not seen."""
+    """Send (or, without SMTP settings, write) each recipient's digest of what they have not seen,
+    once a day; ``again`` sends another one to those who had today's."""
     now = now or datetime.now(UTC)
     started = time.monotonic()
     environ = dict(os.environ) if environ is None else environ
@@ -85,7 +98,17 @@ def deliver(
         # Claims are stamped when made: a run that takes long must not make its own claims look stale.
         clock = now + timedelta(seconds=time.monotonic() - started)
         _deliver_one(
-            store, watch, Path(out_dir), address, audience, health_only, clock, dry_run, environ, result
+            store,
+            watch,
+            Path(out_dir),
+            address,
+            audience,
+            health_only,
+            clock,
+            dry_run,
+            again,
+            environ,
+            result,
         )
     return result
 
@@ -99,14 +122,17 @@ def _deliver_one(
     health_only: bool,
     now: datetime,
     dry_run: bool,
+    again: bool,
     environ: dict[str, str],
     result: DeliveryResult,
 ) -> None:
     key = audience.recipient or address
-    claim = None if dry_run else _claim(store, key, now)
-    if claim is None and not dry_run:
+    zone = ZoneInfo(watch.digest.timezone)
+    claim = None if dry_run else _claim(store, key, now, None if again else now.astimezone(zone).date(), zone)
+    if isinstance(claim, Held):
         result.skipped.append(address)
-        logger.warning("another digest run is delivering to %s: left to it", address)
+        result.held[address] = claim.reason
+        logger.warning("digest for %s left alone: %s", address, claim.reason)
         return
     try:
         with store.snapshot() as session:
@@ -178,8 +204,9 @@ def send(smtp: SmtpConfig, message: EmailMessage, environ: dict[str, str]) -> No
             raise DeliveryError(f"the server refused {', '.join(refused)}")
 
 
-def _claim(store: Store, recipient: str, now: datetime) -> int | None:
-    """A delivery row in state "sending" for ``recipient``, or None if another live run holds one."""
+def _claim(store: Store, recipient: str, now: datetime, day: date | None, zone: ZoneInfo) -> int | Held:
+    """A delivery row in state "sending" for ``recipient`` and ``day`` (None: beyond the day's one),
+    or what holds it: another live run's claim, or the day's digest already delivered."""
     with store.session() as session:
         stale = now - STALE_CLAIM
         session.execute(
@@ -189,12 +216,29 @@ def _claim(store: Store, recipient: str, now: datetime) -> int | None:
         )
     try:
         with store.session() as session:
-            delivery = Delivery(recipient=recipient, status="sending", claimed_at=now)
+            delivery = Delivery(recipient=recipient, status="sending", claimed_at=now, day=day)
             session.add(delivery)
             session.flush()
             return delivery.id
     except IntegrityError:
-        return None
+        return _holder(store, recipient, day, zone)
+
+
+def _holder(store: Store, recipient: str, day: date | None, zone: ZoneInfo) -> Held:
+    if day is None:  # beyond the day's digest only a live claim can be in the way
+        return Held("another digest run is delivering it")
+    with store.session() as session:
+        delivered = session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.recipient == recipient, Delivery.day == day, Delivery.status.in_(("sent", "written"))
+            )
+            .limit(1)
+        ).first()
+        if delivered is None:
+            return Held("another digest run is delivering it")
+        at = (delivered.finished_at or delivered.claimed_at).astimezone(zone)
+        return Held(f"already delivered today ({delivered.status} at {at:%H:%M})")
 
 
 def _release(store: Store, claim: int | None) -> None:

@@ -6,21 +6,25 @@ import email
 import socket
 import ssl
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.policy import default as default_policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from sqlalchemy import select, update
 
 from brandcrawl.cli import main
 from brandcrawl.config import load_watch
 from brandcrawl.delivery import STALE_CLAIM, _claim, build_message, deliver
 from brandcrawl.render import RenderedDigest
 from brandcrawl.storage import Store
+from brandcrawl.storage.models import DeliveredHit, Delivery
 from tests.conftest import gallimard_listing, record_crawl
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -166,9 +170,13 @@ def test_a_run_already_delivering_to_a_recipient_is_left_alone(inbox, tmp_path: 
     handler, port = inbox
     seed(store)
     watch = load_watch(smtp_watch(tmp_path, port))
-    assert _claim(store, "veille@gallimard.example", NOW) is not None  # another run, alive
+    paris = ZoneInfo("Europe/Paris")
+    assert isinstance(_claim(store, "veille@gallimard.example", NOW, NOW.date(), paris), int)  # alive
     result = deliver(store, watch, tmp_path, now=NOW + timedelta(minutes=1))
     assert result.skipped == ["veille@gallimard.example"]
+    assert result.held == {"veille@gallimard.example": "another digest run is delivering it"}
+    again = deliver(store, watch, tmp_path, now=NOW + timedelta(minutes=1), again=True)
+    assert again.held == {"veille@gallimard.example": "another digest run is delivering it"}
     assert handler.to("veille@gallimard.example") == []
     # That run died: once its claim is stale, the hits go out (a duplicate at worst, never a loss).
     later = deliver(store, watch, tmp_path, now=NOW + STALE_CLAIM + timedelta(minutes=2))
@@ -338,6 +346,154 @@ def test_different_messages_never_share_a_message_id(inbox, tmp_path: Path, stor
     watch = load_watch(smtp_watch(tmp_path, port, digest='ops = "ops@brandcrawl.example"'))
     record_crawl(store, NOW, status="blocked", detail="challenge page", listings=0)
     deliver(store, watch, tmp_path, now=NOW)
-    deliver(store, watch, tmp_path, now=NOW + timedelta(minutes=5))
+    deliver(store, watch, tmp_path, now=NOW + timedelta(days=1))
     ids = [message["Message-ID"] for _, message in handler.messages]
     assert len(ids) == len(set(ids)) >= 4  # two quiet digests and two alerts per run
+
+
+def message_ids(handler: Inbox, address: str) -> list[str]:
+    return [message["Message-ID"] for message in handler.to(address)]
+
+
+@pytest.mark.parametrize(
+    ("second_run", "again", "messages"),
+    [
+        (timedelta(hours=2), False, 1),  # a second cron entry the same day: nothing more
+        (timedelta(hours=16, minutes=30), False, 1),  # 23:30 in Paris: still the same day there
+        (timedelta(hours=17, minutes=30), False, 2),  # 00:30 in Paris (not yet in UTC): the next day
+        (timedelta(days=1), False, 2),
+        (timedelta(hours=2), True, 2),  # --again: a second digest on purpose
+    ],
+)
+def test_one_digest_a_day_unless_asked_again(
+    inbox, tmp_path: Path, store: Store, second_run: timedelta, again: bool, messages: int
+) -> None:
+    handler, port = inbox
+    seed(store)
+    watch = load_watch(smtp_watch(tmp_path, port, digest='ops = "ops@brandcrawl.example"'))
+    record_crawl(store, NOW, status="blocked", detail="challenge page", listings=0)
+    deliver(store, watch, tmp_path, now=NOW)
+    result = deliver(store, watch, tmp_path, now=NOW + second_run, again=again)
+    for address in ("juridique@gallimard.example", "veille@gallimard.example", "ops@brandcrawl.example"):
+        assert len(handler.to(address)) == messages, address
+    if messages == 1:
+        assert result.sent == []
+        assert result.held["juridique@gallimard.example"] == "already delivered today (sent at 07:00)"
+        assert set(result.held) == {
+            "juridique@gallimard.example",
+            "veille@gallimard.example",
+            "ops@brandcrawl.example",
+        }
+
+
+def test_a_day_held_by_a_failed_or_empty_delivery_is_tried_again(inbox, tmp_path: Path, store: Store) -> None:
+    handler, port = inbox
+    watch = load_watch(smtp_watch(tmp_path, port, digest="send_quiet = false"))
+    handler.refuse_next = 1
+    first = deliver(store, watch, tmp_path, now=NOW)
+    assert first.skipped  # nothing to say yet: released, not the day's digest
+    assert first.failed == {}
+    seed(store)
+    failing = deliver(store, watch, tmp_path, now=NOW + timedelta(hours=1))
+    assert len(failing.failed) == 1
+    assert len(failing.sent) == 1
+    retried = deliver(store, watch, tmp_path, now=NOW + timedelta(hours=2))
+    assert retried.sent == list(failing.failed)
+    assert len(handler.messages) == 2
+
+
+def test_a_stale_claim_the_same_day_is_taken_over_with_the_same_message_id(
+    inbox, tmp_path: Path, store: Store
+) -> None:
+    handler, port = inbox
+    seed(store)
+    watch = load_watch(smtp_watch(tmp_path, port))
+    deliver(store, watch, tmp_path, now=NOW)
+    [first] = message_ids(handler, "veille@gallimard.example")
+    # The run crashed after the server accepted the message: its claim stays "sending", hits unmarked.
+    with store.session() as session:
+        crashed = session.scalars(
+            select(Delivery.id).where(Delivery.recipient == "veille@gallimard.example")
+        ).one()
+        session.execute(update(Delivery).where(Delivery.id == crashed).values(status="sending"))
+        session.execute(DeliveredHit.__table__.delete().where(DeliveredHit.delivery_id == crashed))
+    early = deliver(store, watch, tmp_path, now=NOW + STALE_CLAIM - timedelta(minutes=1))
+    assert early.held["veille@gallimard.example"] == "another digest run is delivering it"
+    late = deliver(store, watch, tmp_path, now=NOW + STALE_CLAIM + timedelta(minutes=1))
+    assert late.sent == ["veille@gallimard.example"]
+    assert message_ids(handler, "veille@gallimard.example") == [first, first]
+    with store.session() as session:
+        statuses = session.execute(
+            select(Delivery.status, Delivery.day).where(Delivery.recipient == "veille@gallimard.example")
+        ).all()
+    assert sorted(statuses) == [("abandoned", NOW.date()), ("sent", NOW.date())]
+
+
+# What one of two racing processes runs: the recipients' part of `brandcrawl digest`. (The team digest
+# before it is not raced here: on PostgreSQL the loser of that race fails its snapshot and stops.)
+RACER = """
+import sys
+from brandcrawl.config import load_watch
+from brandcrawl.delivery import deliver
+from brandcrawl.storage import Store
+
+store = Store(sys.argv[2])
+result = deliver(store, load_watch(sys.argv[1]), sys.argv[3])
+store.close()
+for address in result.sent:
+    print(f"sent {address}")
+for address, reason in result.held.items():
+    print(f"held {address}: {reason}")
+"""
+
+
+def test_two_processes_delivering_at_once_send_each_recipient_one_mail(
+    inbox, tmp_path: Path, store: Store
+) -> None:
+    handler, port = inbox
+    seed(store)
+    watch = smtp_watch(tmp_path, port)
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACER, str(watch), store.url, str(tmp_path / f"out{n}")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    outcomes = [(*process.communicate(timeout=120), process.returncode) for process in processes]
+    assert [status for _, _, status in outcomes] == [0, 0], outcomes
+    said = sorted(line.split(":")[0] for out, _, _ in outcomes for line in out.splitlines())
+    assert said == [
+        "held juridique@gallimard.example",
+        "held veille@gallimard.example",
+        "sent juridique@gallimard.example",
+        "sent veille@gallimard.example",
+    ]
+    assert len(handler.to("juridique@gallimard.example")) == 1
+    assert len(handler.to("veille@gallimard.example")) == 1
+
+
+def test_the_digest_command_says_who_had_todays_and_sends_again_on_request(
+    inbox, tmp_path: Path, store: Store, capsys
+) -> None:
+    handler, port = inbox
+    seed(store)
+    arguments = [
+        "digest",
+        "--watch",
+        str(smtp_watch(tmp_path, port)),
+        "--db",
+        store.url,
+        "--out",
+        str(tmp_path),
+    ]
+    assert main(arguments) == 0
+    assert main(arguments) == 0
+    said = capsys.readouterr().out
+    assert "not sent to veille@gallimard.example: already delivered today (sent at " in said
+    assert len(handler.to("veille@gallimard.example")) == 1
+    assert main([*arguments, "--again"]) == 0
+    assert "sent to veille@gallimard.example" in capsys.readouterr().out
+    assert len(handler.to("veille@gallimard.example")) == 2

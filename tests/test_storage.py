@@ -395,3 +395,46 @@ def test_a_change_a_crawl_writes_while_the_digest_reads_waits_for_the_next_diges
     assert (change.old_value, change.new_value, change.reported_in) == ("100.00", "120.00", None)
     write_digest(store, watch, tmp_path / "second", now=later)
     assert "120" in next((tmp_path / "second").glob("*.txt")).read_text(encoding="utf-8")
+
+
+def test_deliveries_get_their_day_and_only_the_first_of_a_day_counts_for_it(bare_db_url: str) -> None:
+    from datetime import date
+
+    from sqlalchemy import Column, Date, Integer, String, table
+
+    from brandcrawl.storage.models import UTCDateTime
+
+    deliveries = table(
+        "deliveries",
+        Column("id", Integer),
+        Column("recipient", String),
+        Column("status", String),
+        Column("claimed_at", UTCDateTime),
+        Column("day", Date),
+    )
+    rows = [  # sent twice on the 27th before deliveries were once a day
+        (1, "a@x.example", "sent", datetime(2026, 11, 26, 23, 30, tzinfo=UTC), date(2026, 11, 26)),
+        (2, "a@x.example", "failed", datetime(2026, 11, 27, 5, 0, tzinfo=UTC), date(2026, 11, 27)),
+        (3, "a@x.example", "sent", datetime(2026, 11, 27, 6, 0, tzinfo=UTC), date(2026, 11, 27)),
+        (4, "a@x.example", "written", datetime(2026, 11, 27, 9, 0, tzinfo=UTC), None),
+        (5, "b@x.example", "sent", datetime(2026, 11, 27, 9, 0, tzinfo=UTC), date(2026, 11, 27)),
+    ]
+    store = Store(bare_db_url)
+    try:
+        with store.engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", "brandcrawl:migrations")
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0006")
+            connection.execute(
+                deliveries.insert(),
+                [
+                    dict(zip(("id", "recipient", "status", "claimed_at"), row[:4], strict=True))
+                    for row in rows
+                ],
+            )
+            command.upgrade(config, "0007")
+            days = connection.execute(select(deliveries.c.id, deliveries.c.day).order_by("id")).all()
+    finally:
+        store.close()
+    assert days == [(row[0], row[4]) for row in rows]

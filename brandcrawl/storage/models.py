@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -230,7 +231,8 @@ class Delivery(Base):
     """One digest for one recipient: claimed while sending, then sent (or written to disk, or failed).
 
     At most one delivery per recipient is ``sending`` at a time (a partial unique index): two digest
-    runs cannot both send to the same person.
+    runs cannot both send to the same person. And one a day: a second claim for the same ``day``
+    while one is sending, sent or written is refused, so two cron entries never both send it.
     """
 
     __tablename__ = "deliveries"
@@ -242,12 +244,24 @@ class Delivery(Base):
             sqlite_where=text("status = 'sending'"),
             postgresql_where=text("status = 'sending'"),
         ),
+        Index(
+            "uq_deliveries_recipient_day",
+            "recipient",
+            "day",
+            unique=True,
+            # Failed or abandoned deliveries leave the day's digest to the next run.
+            sqlite_where=text("status IN ('sending', 'sent', 'written')"),
+            postgresql_where=text("status IN ('sending', 'sent', 'written')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     recipient: Mapped[str] = mapped_column(String(320), index=True)
     status: Mapped[str] = mapped_column(String(16))  # sending | sent | written | failed | abandoned
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The day of the claim in the digest's timezone; None for a digest sent on purpose beyond the
+    # day's one (`brandcrawl digest --again`), which the once-a-day index leaves out.
+    day: Mapped[date | None] = mapped_column(Date)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     message_id: Mapped[str | None] = mapped_column(String(200))
     subject: Mapped[str | None] = mapped_column(Text)
