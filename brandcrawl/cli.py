@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from brandcrawl import __version__
 from brandcrawl.config import WatchConfig, WatchFileError, load_watch
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # 1: a digest could not be delivered (it is sent next run), or an unexpected error (with its traceback).
 # 75 (EX_TEMPFAIL, "try again later"): another run holds the lock, so this one did not start.
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNHEALTHY, EXIT_LOCKED = 0, 1, 2, 3, 75
+# PostgreSQL's SQLSTATE for a transaction that lost a race to a concurrent one.
+SERIALIZATION_FAILURE = "40001"
 # The word for each exit status of `run` in its JSON summary.
 RUN_STATUSES = {
     EXIT_OK: "ok",
@@ -470,8 +472,15 @@ def _report(
             store.upgrade()
             store.close_past_end(datetime.now(UTC))
             resolve_taken_down(store, datetime.now(UTC))  # actioned hits whose listing went: resolved
-            path = write_digest(store, watch, out_dir)
-            print(f"digest written to {path} (and {path.with_suffix('.txt')})")
+            try:
+                path = write_digest(store, watch, out_dir)
+                print(f"digest written to {path} (and {path.with_suffix('.txt')})")
+            except DBAPIError as error:
+                if getattr(error.orig, "sqlstate", None) != SERIALIZATION_FAILURE:
+                    raise
+                # PostgreSQL: another digest run marked the same hits first; the team digest is
+                # theirs, and each recipient's is still claimed once below.
+                print("brandcrawl: the team digest is being written by another digest run", file=sys.stderr)
         result = deliver(store, watch, out_dir, dry_run=dry_run, again=again)
     finally:
         store.close()

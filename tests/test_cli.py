@@ -239,3 +239,47 @@ def test_an_unexpected_error_is_its_traceback_and_status_1(tmp_path: Path, watch
     error = capsys.readouterr().err
     assert error.startswith("Traceback (most recent call last)")
     assert error.rstrip().endswith(f"FileExistsError: [Errno 17] File exists: '{out}'")
+
+
+def test_a_digest_run_losing_the_race_for_the_team_digest_still_serves_the_recipients(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL, of two digest runs marking the same hits at once, one gets a serialization
+    failure: the team digest is the other's, and this run goes on to the recipients (each claimed
+    once a day), instead of failing the cron job."""
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError
+
+    import brandcrawl.digest
+
+    def lost_the_race(*args: object, **kwargs: object) -> Path:
+        raise OperationalError(
+            "UPDATE hits SET reported_in=…",
+            {},
+            psycopg.errors.SerializationFailure("could not serialize access due to concurrent update"),
+        )
+
+    watch = tmp_path / "watch.toml"
+    watch.write_text(WATCH, encoding="utf-8")
+    monkeypatch.setattr(brandcrawl.digest, "write_digest", lost_the_race)
+    assert main(["digest", "--watch", str(watch), "--db", db_url, "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "the team digest is being written by another digest run" in err
+
+
+def test_any_other_database_error_in_the_team_digest_fails_the_run(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg.errors
+    from sqlalchemy.exc import OperationalError
+
+    import brandcrawl.digest
+
+    def disk_full(*args: object, **kwargs: object) -> Path:
+        raise OperationalError("UPDATE hits …", {}, psycopg.errors.DiskFull("could not extend file"))
+
+    watch = tmp_path / "watch.toml"
+    watch.write_text(WATCH, encoding="utf-8")
+    monkeypatch.setattr(brandcrawl.digest, "write_digest", disk_full)
+    assert main(["digest", "--watch", str(watch), "--db", db_url, "--out", str(tmp_path / "out")]) == 1
+    assert "database error: could not extend file" in capsys.readouterr().err
