@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, and_, exists, func, literal, not_, select,
 from sqlalchemy.orm import Session, aliased
 
 from brandcrawl.config import WatchConfig
+from brandcrawl.items import OFF_SALE
 from brandcrawl.render import render
 from brandcrawl.report import BrandSection, DigestReport, Health, OtherListing, ReportedChange, ReportedHit
 from brandcrawl.storage import Store
@@ -23,7 +24,7 @@ from brandcrawl.storage.models import (
     ListingChange,
     ListingRow,
 )
-from brandcrawl.triage import GONE, TAKEN_DOWN, is_suppressed
+from brandcrawl.triage import TAKEN_DOWN, is_suppressed
 
 # A delivery in one of these states has reached its recipient (or the disk standing in for them).
 DELIVERED = ("sent", "written")
@@ -212,7 +213,7 @@ def _back_on_sale_since_takedown(session: Session, hits: list[tuple[Hit, Listing
                 ListingChange.listing_pk.in_(pks[start : start + 500]),
                 ListingChange.field == "status",
                 ListingChange.new_value == "active",
-                ListingChange.old_value.in_(GONE),
+                ListingChange.old_value.in_(OFF_SALE),
             )
         )
         for listing_pk, changed_at in rows:
@@ -228,7 +229,7 @@ def _back_after_takedown(change: ListingChange, hit: Hit) -> bool:
         hit.state in TAKEN_DOWN
         and change.field == "status"
         and change.new_value == "active"
-        and change.old_value in GONE
+        and change.old_value in OFF_SALE
     )
 
 

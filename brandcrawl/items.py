@@ -7,6 +7,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+# The statuses of a listing no longer on sale.
+OFF_SALE = ("ended", "sold", "gone")
+
 
 @dataclass
 class Listing:

@@ -28,6 +28,7 @@ from babel.numbers import format_currency, format_decimal
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from brandcrawl.items import OFF_SALE
 from brandcrawl.report import DigestReport, Health, OtherListing, ReportedChange, ReportedHit
 
 
@@ -628,7 +629,7 @@ def _hit_view(hit: ReportedHit, words: _Words) -> _HitView:
     site = clean(hit.site)
     marketplace = clean(hit.marketplace) + (f" ({site})" if site else "")
     left = None
-    if hit.status in ("ended", "sold", "gone"):
+    if hit.status in OFF_SALE:
         when = words(f"listing_{hit.status}")
     elif hit.end_time is None:
         when = words("no_end")
@@ -783,9 +784,9 @@ def _change_view(change: ReportedChange, words: _Words, currencies: dict[str, st
 
 def _status_change(old: str | None, new: str | None) -> str | None:
     """A listing's status change in one word: ended, sold, gone, relisted."""
-    if new in ("ended", "sold", "gone") and old != new:
+    if new in OFF_SALE and old != new:
         return new
-    if new == "active" and old in ("ended", "sold", "gone"):
+    if new == "active" and old in OFF_SALE:
         return "relisted"
     return None
 

@@ -19,14 +19,13 @@ from sqlalchemy import ColumnElement, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from brandcrawl.assets import HANDLE, ascii_host, canonical_platform, extract_assets
+from brandcrawl.items import OFF_SALE
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import Hit, ListingRow, Suppression, TriageAction
 
 STATES = ("new", "reviewed", "false_positive", "actioned", "resolved")
 # A takedown was requested (actioned) or done (resolved): the same asset offered again is news.
 TAKEN_DOWN = ("actioned", "resolved")
-# A listing in one of these is no longer on sale.
-GONE = ("ended", "sold", "gone")
 # Who resolves a takedown when its listing disappears.
 SYSTEM_ACTOR = "brandcrawl"
 _CHUNK = 500
@@ -334,7 +333,7 @@ def resolve_taken_down(store: Store, now: datetime) -> int:
         rows = session.execute(
             select(Hit, ListingRow.status)
             .join(ListingRow, Hit.listing_pk == ListingRow.id)
-            .where(Hit.state == "actioned", ListingRow.status.in_(GONE))
+            .where(Hit.state == "actioned", ListingRow.status.in_(OFF_SALE))
         ).all()
         for hit, listing_status in rows:
             session.add(

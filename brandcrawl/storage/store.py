@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
+from brandcrawl.items import OFF_SALE
 from brandcrawl.storage.fit import fit_identities, fit_row
 from brandcrawl.storage.models import AssetRow, CrawlRun, Hit, ListingChange, ListingRow
 
@@ -483,7 +484,7 @@ def _ended_with_same_asset(
     found: dict[tuple[str, str], tuple[int, str]] = {}
     for marketplace, asset, pk, status in session.execute(
         select(ListingRow.marketplace, ListingRow.asset, ListingRow.id, ListingRow.status)
-        .where(ListingRow.asset.in_(assets), ListingRow.status.in_(("ended", "sold", "gone")))
+        .where(ListingRow.asset.in_(assets), ListingRow.status.in_(OFF_SALE))
         .order_by(ListingRow.id)
     ):
         found[(marketplace, asset)] = (pk, status)
