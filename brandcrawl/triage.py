@@ -271,37 +271,35 @@ def active(now: datetime) -> ColumnElement[bool]:
     return and_(Suppression.removed_at.is_(None), or_(Suppression.until.is_(None), Suppression.until > now))
 
 
-@dataclass(frozen=True)
 class SuppressionsInForce:
     """The suppressions in force at one moment, held in memory: ``is_suppressed`` for a crawl's
-    listings before the store pipeline has written them."""
+    listings before the store pipeline has written them. Indexed by what they cover, so that a
+    feed's thousands of hits against an agency's thousands of suppressions stay look-ups."""
 
-    rows: tuple[Suppression, ...]
+    def __init__(self, rows: Iterable[Suppression]) -> None:
+        # What is covered → the brands it is covered for (lower case; None: every brand).
+        self._assets: dict[tuple[str | None, str], set[str | None]] = {}
+        self._sellers: dict[tuple[str | None, str], set[str | None]] = {}
+        for row in rows:
+            brand = row.brand.lower() if row.brand is not None else None
+            if row.kind == "asset":
+                self._assets.setdefault((row.asset_kind, row.value), set()).add(brand)
+            elif row.kind == "seller":
+                self._sellers.setdefault((row.marketplace, row.value.lower()), set()).add(brand)
 
     @classmethod
     def load(cls, session: Session, now: datetime) -> SuppressionsInForce:
-        return cls(tuple(suppressions(session, now)))
+        return cls(suppressions(session, now))
 
     def cover(
         self, brand: str, marketplace: str, asset_kind: str | None, asset: str | None, seller: str | None
     ) -> bool:
-        for row in self.rows:
-            if row.brand is not None and row.brand.lower() != brand.lower():
-                continue
-            if (
-                row.kind == "asset"
-                and asset is not None
-                and (row.asset_kind, row.value) == (asset_kind, asset)
-            ):
-                return True
-            if (
-                row.kind == "seller"
-                and seller
-                and row.marketplace == marketplace
-                and row.value.lower() == seller.lower()
-            ):
-                return True
-        return False
+        brands: set[str | None] = set()
+        if asset is not None:
+            brands |= self._assets.get((asset_kind, asset), set())
+        if seller:
+            brands |= self._sellers.get((marketplace, seller.lower()), set())
+        return None in brands or brand.lower() in brands
 
 
 def is_suppressed(brand: ColumnElement[str], listing: type[ListingRow], now: datetime) -> ColumnElement[bool]:
