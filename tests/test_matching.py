@@ -1,5 +1,6 @@
 """The brand matcher, one table per family of the product rule: what is a hit, what is not, and why."""
 
+import math
 import random
 import re
 import subprocess
@@ -8,7 +9,7 @@ import sys
 import pytest
 
 from brandcrawl.config import Brand, OfficialHandle
-from brandcrawl.matching import BrandMatcher, label, text
+from brandcrawl.matching import BrandMatcher, candidates, label, text, words
 
 MATCHER = BrandMatcher(
     [
@@ -371,3 +372,34 @@ def test_plain_text_folds_the_same_on_the_fast_path(monkeypatch: pytest.MonkeyPa
     fast = [text.fold(sample) for sample in samples]
     monkeypatch.setattr(text, "PLAIN", re.compile(r"(?!)"))  # every sample through the general path
     assert fast == [text.fold(sample) for sample in samples]
+
+
+def test_plain_domains_read_the_same_on_the_fast_path() -> None:
+    """Bare ASCII domains skip URL and punycode handling; their region must be what it gives."""
+    rng = random.Random(11)
+    alphabet = "abcdefgilmnorwx019-."
+    samples = ["gallimard.fr", "www.gallimard.co.uk", "www.www.gallimard.com", "ww1.shop.gallimard.fr"]
+    samples += ["www.com", "a.b", "x.com.au", "gallimard.org.fr", "-gallimard-.fr", "0.0"]
+    samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(3, 20))) for _ in range(3000)]
+    plain = [sample for sample in samples if candidates.PLAIN_DOMAIN.fullmatch(sample)]
+    assert len(plain) > 500
+    assert [candidates.domain_region(s) for s in plain] == [candidates._any_domain_region(s) for s in plain]
+    assert not candidates.PLAIN_DOMAIN.fullmatch("xn--gllimard-16g.com")
+
+
+def test_words_inside_a_token_are_every_priced_word() -> None:
+    """One automaton pass finds what looking up every substring finds, numbers included."""
+    rng = random.Random(13)
+    samples = ["", "a", "123", "shop2024gallimard", "x" * 40, "99problems", "mp3player", "officialstore"]
+    samples += ["hellorealise", "a1b22c333" + "7" * 30]
+    samples += ["".join(rng.choice("aeilnorst0123") for _ in range(rng.randint(1, 30))) for _ in range(500)]
+    for sample in samples:
+        expected = [
+            [
+                (stop, cost)
+                for stop in range(begin + 1, min(len(sample), begin + words.LONGEST_WORD) + 1)
+                if (cost := words._word_cost(sample[begin:stop])) != math.inf
+            ]
+            for begin in range(len(sample))
+        ]
+        assert words._words_at(sample) == expected, sample

@@ -12,6 +12,8 @@ from brandcrawl.matching.text import Folded, fold
 # Second-level labels under a country code that belong to the suffix (gallimard.co.uk, .com.au).
 SECOND_LEVEL = frozenset("co com org net gov gouv ac edu ltd plc asso nom me".split())
 WWW = re.compile(r"^w{2,3}\d*$")
+# A bare domain as drop lists write them (most candidates): no URL, no Unicode, no punycode to read.
+PLAIN_DOMAIN = re.compile(r"(?!.*xn--)[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 URL_PARTS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?(?P<host>[^/:?#]*)", re.IGNORECASE)
 
 
@@ -37,6 +39,12 @@ class Region:
 
 def domain_region(candidate: str) -> Region:
     """The labels of a domain before its public suffix, punycode decoded, ``www`` left out."""
+    if PLAIN_DOMAIN.fullmatch(candidate):
+        return _plain_domain_region(candidate)
+    return _any_domain_region(candidate)
+
+
+def _any_domain_region(candidate: str) -> Region:
     stripped = candidate.strip()
     host = URL_PARTS.match(stripped)
     host_text = host.group("host") if host else stripped
@@ -50,7 +58,7 @@ def domain_region(candidate: str) -> Region:
     while len(labels) > 2 and WWW.match(labels[0][0].lower()):
         labels = labels[1:]
     host_name = ascii_host(".".join(raw for raw, _ in labels))
-    labels = labels[: _suffix_start(labels)]
+    labels = labels[: _suffix_start([raw for raw, _ in labels])]
     texts = [unicode_label(raw) for raw, _ in labels]
     decoded = [(raw, text) for (raw, _), text in zip(labels, texts, strict=True) if text != raw]
     side_by_side = all(a[1] + len(a[0]) + 1 == b[1] for a, b in pairwise(labels))
@@ -71,6 +79,15 @@ def domain_region(candidate: str) -> Region:
     return Region(fold("".join(pieces)), tuple(sources), tuple(decoded), host=host_name)
 
 
+def _plain_domain_region(domain: str) -> Region:
+    """``domain_region`` of a domain ``PLAIN_DOMAIN`` matches, without what it cannot hold."""
+    labels, offset = domain.split("."), 0
+    while len(labels) > 2 and WWW.match(labels[0]):
+        offset += len(labels.pop(0)) + 1
+    host = domain[offset:]
+    return Region(fold(".".join(labels[: _suffix_start(labels)])), None, host=host, offset=offset)
+
+
 def handle_region(candidate: str) -> Region:
     """A handle, with or without ``@``, and an optional ``platform:`` in front."""
     platform, colon, handle = candidate.rpartition(":")
@@ -85,11 +102,11 @@ def title_region(candidate: str) -> Region:
 REGIONS = {"domain": domain_region, "handle": handle_region, "title": title_region}
 
 
-def _suffix_start(labels: list[tuple[str, int]]) -> int:
+def _suffix_start(labels: list[str]) -> int:
     """How many labels come before the public suffix (at least one is kept)."""
     if len(labels) <= 1:
         return len(labels)
     keep = len(labels) - 1
-    if len(labels) > 2 and len(labels[-1][0]) == 2 and labels[-2][0].lower() in SECOND_LEVEL:
+    if len(labels) > 2 and len(labels[-1]) == 2 and labels[-2].lower() in SECOND_LEVEL:
         keep -= 1
     return keep

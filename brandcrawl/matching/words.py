@@ -6,10 +6,14 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import unicodedata
+from array import array
 from functools import cache, lru_cache
 from importlib.metadata import version
 from pathlib import Path
+
+import ahocorasick
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,9 @@ def straddles(token: str, start: int, end: int) -> bool:
 
 
 BRAND_COST = 1.0
+# Words longer than this are not looked for inside a token.
+LONGEST_WORD = 24
+_DIGITS = re.compile(r"\d+")
 
 
 @lru_cache(maxsize=1 << 18)
@@ -75,16 +82,34 @@ def _word_cost(word: str) -> float:
 
 
 def _words_at(text: str) -> list[list[tuple[int, float]]]:
-    """For each position of ``text``, the words starting there: (where each ends, its cost)."""
-    inf, cost = math.inf, _word_cost
-    return [
-        [
-            (stop, step)
-            for stop in range(begin + 1, min(len(text), begin + 24) + 1)
-            if (step := cost(text[begin:stop])) != inf
-        ]
-        for begin in range(len(text))
-    ]
+    """For each position of ``text``, the words starting there: (where each ends, its cost), the
+    nearest end first."""
+    found: list[list[tuple[int, float]]] = [[] for _ in text]
+    automaton, costs = _dictionary()
+    for end, value in automaton.iter(text):
+        # The automaton reports the words by where they end: each start's list grows in order.
+        found[end + 1 - (value & 31)].append((end + 1, costs[value >> 5]))
+    for digits in _DIGITS.finditer(text):
+        # Every run of digits is a word: a number beside a brand reads as part of the listing.
+        for begin in range(digits.start(), digits.end()):
+            stops = range(begin + 1, min(digits.end(), begin + LONGEST_WORD) + 1)
+            found[begin] = sorted([*found[begin], *((stop, 1.0) for stop in stops)])
+    return found
+
+
+@cache
+def _dictionary() -> tuple[ahocorasick.Automaton, array]:
+    """Every word ``_word_cost`` prices (numbers aside) in one automaton, so that one pass over a
+    token finds all the words in it: each word's value holds its length (low 5 bits) and the index
+    of its cost."""
+    automaton, costs = ahocorasick.Automaton(ahocorasick.STORE_INTS), array("d")
+    affixes = {*SHORT_AFFIXES, *COMMERCE_AFFIXES, "s", "es", "x"}
+    for word in affixes.union(frequencies()):
+        if len(word) <= LONGEST_WORD and not word.isdigit() and (cost := _word_cost(word)) != math.inf:
+            automaton.add_word(word, len(costs) << 5 | len(word))
+            costs.append(cost)
+    automaton.make_automaton()
+    return automaton, costs
 
 
 def _reading(
