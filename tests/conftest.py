@@ -22,6 +22,7 @@ from brandcrawl.items import Listing
 from brandcrawl.pipelines import MatchPipeline, NormalizePipeline
 from brandcrawl.storage import Store
 from tests.databases import PostgresDatabases, postgres_admin_url
+from tests.local import Inbox, smtp_inbox
 
 SpiderT = TypeVar("SpiderT", bound=Spider)
 
@@ -101,6 +102,13 @@ def bare_db_url(tmp_path: Path, postgres_databases: PostgresDatabases | None) ->
     url = postgres_databases.bare()
     yield url
     postgres_databases.drop(url)
+
+
+@pytest.fixture
+def inbox() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on 127.0.0.1: what it received, and its port."""
+    with smtp_inbox() as server:
+        yield server
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 from urllib.request import urlopen
+
+from tests.local import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -60,12 +61,6 @@ def environment(**extra: str) -> dict[str, str]:
     from Scrapyd and the egg, as on a real node."""
     kept = {n: v for n, v in os.environ.items() if not n.startswith(("BRANDCRAWL_", "SCRAPY_"))}
     return {**kept, **extra}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager

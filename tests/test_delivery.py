@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import email
-import socket
 import ssl
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import Message
 from email.policy import default as default_policy
@@ -26,42 +24,9 @@ from brandcrawl.render import RenderedDigest
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import DeliveredHit, Delivery
 from tests.conftest import gallimard_listing, record_crawl
+from tests.local import Inbox, free_port
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
-
-
-class Inbox:
-    """An SMTP handler that keeps what it accepts and can refuse the next messages."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-        self.refuse_next = 0
-
-    async def handle_DATA(self, server, session, envelope) -> str:
-        if self.refuse_next:
-            self.refuse_next -= 1
-            return "554 5.7.1 Message refused"
-        message = email.message_from_bytes(envelope.content, policy=default_policy)
-        self.messages.append((list(envelope.rcpt_tos), message))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        return [message for recipients, message in self.messages if address in recipients]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler, port = Inbox(), free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
 
 
 WATCH = """

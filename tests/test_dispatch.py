@@ -39,7 +39,7 @@ from brandcrawl.dispatch import (
 from brandcrawl.replica import ReplicaMarketplace
 from brandcrawl.runs import CrawlLock
 from brandcrawl.storage import Store
-from brandcrawl.storage.models import CrawlRun, Hit, ListingRow
+from brandcrawl.storage.models import CrawlRun, DeliveredHit, Delivery, Hit, ListingRow
 from spiders.accsmarket import AccsMarketSpider
 from spiders.ebay import EbaySpider
 from spiders.ebay_api import EbayApiSpider
@@ -47,7 +47,8 @@ from spiders.namejet import NameJetSpider
 from spiders.swapd import SwapdSpider
 from tests.conftest import count, crawl, crawl_settings, rows
 from tests.databases import postgres_admin_url
-from tests.scrapyd_nodes import Scrapyd, deploy, deploy_egg, free_port, project_copy, scrapyd_node
+from tests.local import free_port, smtp_inbox
+from tests.scrapyd_nodes import Scrapyd, deploy, deploy_egg, project_copy, scrapyd_node
 from tests.test_deploy import DEPLOY, brandcrawl_arguments, unit
 
 # -- the plan ---------------------------------------------------------------------------------
@@ -422,8 +423,8 @@ def node_logs(cluster: Cluster, *more: Scrapyd) -> str:
     return "\n".join(node.job_logs() for node in (*cluster.nodes, *more))
 
 
-def test_the_crawl_spread_over_two_nodes_stores_every_hit_once(
-    cluster: Cluster, db_url: str, capsys: pytest.CaptureFixture[str]
+def test_the_crawl_spread_over_two_nodes_stores_every_hit_once_and_mails_it_once(
+    cluster: Cluster, db_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     a, b = cluster.nodes
     nodes = f"{a.url},{b.url}"
@@ -458,6 +459,60 @@ def test_the_crawl_spread_over_two_nodes_stores_every_hit_once(
     for marketplace in ("ebay", "socialtradia"):
         crawls = sorted((run.started_at, run.finished_at) for run in runs if run.spider == marketplace)
         assert all(before[1] <= after[0] for before, after in pairwise(crawls)), crawls
+
+    # Then both nodes' timers run the digest at once: each recipient gets one mail with every hit.
+    with smtp_inbox() as (inbox, port):
+        watch = mailing_watch(cluster.watch, port, tmp_path)
+        digest = [sys.executable, "-m", "brandcrawl.cli", "digest", "--watch", str(watch), "--db", db_url]
+        racers = [
+            subprocess.Popen(
+                [*digest, "--out", str(tmp_path / f"node-{n}")],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for n in range(2)
+        ]
+        outcomes = [(*racer.communicate(timeout=120), racer.returncode) for racer in racers]
+    assert [status for _, _, status in outcomes] == [0, 0], outcomes
+    for recipient, brand in RECIPIENTS.items():
+        [mail] = inbox.to(recipient)
+        assert mail["Subject"], mail
+        assert delivered(db_url, recipient) == {hit for hit in cluster.expected if hit[2] == brand}
+
+
+RECIPIENTS = {"juridique@gallimard.example": "Gallimard", "veille@gallimard.example": "Folio"}
+
+
+def mailing_watch(watch: Path, smtp_port: int, folder: Path) -> Path:
+    """The cluster's watch file with each brand's recipient and the test's SMTP server."""
+    text = watch.read_text(encoding="utf-8").replace(
+        "[crawl]", f'[digest.smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsecurity = "none"\n\n[crawl]'
+    )
+    for recipient, brand in RECIPIENTS.items():
+        text = text.replace(f'name = "{brand}"\n', f'name = "{brand}"\nrecipients = ["{recipient}"]\n')
+    mailing = folder / "mailing.toml"
+    mailing.write_text(text, encoding="utf-8")
+    return mailing
+
+
+def delivered(db_url: str, recipient: str) -> set[tuple[str, str, str]]:
+    """(marketplace, listing id, brand) of the hits sent to ``recipient``."""
+    store = Store(db_url)
+    try:
+        with store.session() as session:
+            query = (
+                select(ListingRow.marketplace, ListingRow.listing_id, Hit.brand)
+                .join(Hit, Hit.listing_pk == ListingRow.id)
+                .join(DeliveredHit, DeliveredHit.hit_id == Hit.id)
+                .join(Delivery, Delivery.id == DeliveredHit.delivery_id)
+                .where(Delivery.recipient == recipient, Delivery.status == "sent")
+            )
+            found = [tuple(row) for row in session.execute(query)]
+    finally:
+        store.close()
+    assert len(found) == len(set(found)), "a hit sent twice"
+    return set(found)  # type: ignore[arg-type]
 
 
 def test_the_shards_of_a_node_killed_mid_way_run_on_another(
