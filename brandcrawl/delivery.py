@@ -128,7 +128,11 @@ def _deliver_one(
 ) -> None:
     key = audience.recipient or address
     zone = ZoneInfo(watch.digest.timezone)
-    claim = None if dry_run else _claim(store, key, now, None if again else now.astimezone(zone).date(), zone)
+    day = None if again else now.astimezone(zone).date()
+    if dry_run:  # a preview claims nothing, but tells who a real run would leave alone
+        claim = _delivered_on(store, key, day, zone) if day else None
+    else:
+        claim = _claim(store, key, now, day, zone)
     if isinstance(claim, Held):
         result.skipped.append(address)
         result.held[address] = claim.reason
@@ -225,8 +229,13 @@ def _claim(store: Store, recipient: str, now: datetime, day: date | None, zone: 
 
 
 def _holder(store: Store, recipient: str, day: date | None, zone: ZoneInfo) -> Held:
-    if day is None:  # beyond the day's digest only a live claim can be in the way
-        return Held("another digest run is delivering it")
+    # Beyond the day's digest (day None) only a live claim can be in the way.
+    delivered = _delivered_on(store, recipient, day, zone) if day else None
+    return delivered or Held("another digest run is delivering it")
+
+
+def _delivered_on(store: Store, recipient: str, day: date, zone: ZoneInfo) -> Held | None:
+    """What holds the digest of ``day`` back when it was already sent or written."""
     with store.session() as session:
         delivered = session.scalars(
             select(Delivery)
@@ -236,7 +245,7 @@ def _holder(store: Store, recipient: str, day: date | None, zone: ZoneInfo) -> H
             .limit(1)
         ).first()
         if delivered is None:
-            return Held("another digest run is delivering it")
+            return None
         at = (delivered.finished_at or delivered.claimed_at).astimezone(zone)
         return Held(f"already delivered today ({delivered.status} at {at:%H:%M})")
 

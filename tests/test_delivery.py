@@ -454,10 +454,15 @@ def test_the_digest_command_says_who_had_todays_and_sends_again_on_request(
         "--out",
         str(tmp_path),
     ]
+    held = "not sent to veille@gallimard.example: already delivered today (sent at "
     assert main(arguments) == 0
+    capsys.readouterr()
+    assert main([*arguments, "--dry-run"]) == 0
+    assert held in capsys.readouterr().out
+    assert main([*arguments, "--dry-run", "--again"]) == 0
+    assert "would send to veille@gallimard.example" in capsys.readouterr().out
     assert main(arguments) == 0
-    said = capsys.readouterr().out
-    assert "not sent to veille@gallimard.example: already delivered today (sent at " in said
+    assert held in capsys.readouterr().out
     assert len(handler.to("veille@gallimard.example")) == 1
     assert main([*arguments, "--again"]) == 0
     assert "sent to veille@gallimard.example" in capsys.readouterr().out
