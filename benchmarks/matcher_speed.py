@@ -156,9 +156,10 @@ def child(args: argparse.Namespace) -> dict:
     feed = Path(args.feed)
     counter = [0]
     rss_before = _proc_status("VmRSS")
+    extra: dict = {}
     if args.child == "ours":
         from brandcrawl.config import Brand
-        from brandcrawl.matching import BrandMatcher
+        from brandcrawl.matching import BrandMatcher, bulk
 
         brands = [
             Brand(
@@ -176,6 +177,7 @@ def child(args: argparse.Namespace) -> dict:
         start = time.perf_counter()
         deadline = start + args.time_limit
         hits = [i for i, _ in matcher.match_many(_feed(feed, args.limit, deadline, counter), "domain")]
+        extra = {"bulk_scan": "C" if bulk.COMPILED else "Python"}
     elif args.child == "dnstwist":
         from peers import DnstwistMatcher
 
@@ -208,7 +210,7 @@ def child(args: argparse.Namespace) -> dict:
         hits = [i for i, d in enumerate(domains) if d in found]
     run_s = time.perf_counter() - start if args.child != "dnstwist" else bulk_s
     return {
-        **(extra if args.child == "dnstwist" else {}),
+        **extra,
         "brands": len(spec),
         "build_s": build_s,
         "run_s": run_s,
@@ -305,6 +307,8 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     ours = measure("ours", args.brands, feed, time_limit=args.time_limit)
+    scan = "C (brandcrawl.matching._bulkscan)" if ours["bulk_scan"] == "C" else "Python (_bulkscan not built)"
+    print(f"bulk filter's per-piece work: {scan}")
     line(f"ours, {args.brands:,} brands", ours)
     figures["ours"] = {k: v for k, v in ours.items() if k != "hit_indexes"}
     big = None

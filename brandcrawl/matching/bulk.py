@@ -1,17 +1,19 @@
 """The bulk path: pick, out of a million domains, the few that can carry a brand, mostly in C.
 
-A chunk of domains is folded at once with ``bytes.translate`` (lower case, leetspeak digits and
-``i`` read as letters, ``rn`` as ``m``: a superset of what ``BrandMatcher`` folds), then:
+A chunk of domains is folded at once (lower case, leetspeak digits and ``i`` read as letters,
+``rn`` as ``m``, TLD left out: a superset of what ``BrandMatcher`` folds), then:
 
 - the chunk with separators removed is scanned by an Aho-Corasick automaton of every label's
   skeleton: the brand with any affix, split by hyphens or dots, in look-alike letters;
-- its words are intersected, as a set, with the matcher's table of one-edit variants: whole-word
-  typos (``gallimrd``, ``bnpw``);
-- for labels allowed two typos, an automaton of anchors tied to word boundaries (see
-  ``two_typo_anchors``) finds the few words worth an edit-distance check.
+- each of its pieces (the words between separators) is looked up in the matcher's table of
+  one-edit variants: whole-word typos (``gallimrd``, ``bnpw``);
+- for labels allowed two typos, anchors tied to word boundaries (see ``two_typo_anchors``) find
+  the few pieces worth an edit-distance check.
 
-Only the domains found go through ``BrandMatcher.match``, which decides: the bulk path gives the
-same answers as matching one by one, only faster.
+The folding and the per-piece work are done in one pass by the C extension ``_bulkscan`` where it
+is built (an optional one: ``pip install`` goes on without a compiler), else by ``PythonPieces``,
+the reference both follow. Only the domains found go through ``BrandMatcher.match``, which decides:
+the bulk path gives the same answers as matching one by one, only faster.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator, KeysView, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import ahocorasick
 from rapidfuzz.distance import OSA
@@ -27,7 +29,16 @@ from rapidfuzz.distance import OSA
 from brandcrawl.matching import words
 from brandcrawl.matching.text import LEET, SKELETON_PAIRS
 
+try:
+    from brandcrawl.matching._bulkscan import PieceScanner
+except ImportError:  # not built (no compiler at install time) or built for another platform
+    PieceScanner = None
+
+# Whether the per-piece work runs in C.
+COMPILED = PieceScanner is not None
 SEPARATORS = b"-._"
+# Letters the skeleton pairs merge into: each may stand for a pair the matcher also measures.
+_MERGED = tuple(letter for _pair, letter in SKELETON_PAIRS)
 # The matcher's own readings (text.py), every digit read as leetspeak: a superset of what it folds.
 _LETTERS = {**LEET, "i": "l", "q": "g"}
 
@@ -43,9 +54,14 @@ def _table() -> bytes:
 
 _FOLD = _table()
 _TLD = re.compile(r"\.[^.\n]*$", re.MULTILINE)
-# Anything a plain domain does not hold.
+# Anything a plain domain does not hold, and (as bytes) what it holds.
 _SPECIAL = re.compile(r"[^a-z0-9.\-_\n]")
+_PLAIN = b"abcdefghijklmnopqrstuvwxyz0123456789.-_\n"
 _PIECES = re.compile(r"[-._]")
+
+
+class _Pieces(Protocol):
+    def scan(self, chunk: bytes) -> tuple[str, set[int], list[tuple[int, str]]]: ...
 
 
 class BulkFilter:
@@ -56,17 +72,25 @@ class BulkFilter:
         skeletons: Sequence[str],
         one_edit_variants: KeysView[str],
         two_typo_anchors: ahocorasick.Automaton,
+        *,
+        compiled: bool | None = None,
     ) -> None:
         """``skeletons``: each label's skeleton; ``one_edit_variants``: the keys of the matcher's
         one-typo table; ``two_typo_anchors``: its automaton of anchors → label numbers (indexes of
-        ``skeletons``)."""
+        ``skeletons``); ``compiled``: whether the per-piece work runs in C, by default where it is
+        built (``COMPILED``)."""
         self._exact = ahocorasick.Automaton()
         for skeleton in skeletons:
             self._exact.add_word(skeleton, None)
         self._exact.make_automaton()
-        self._variants = one_edit_variants
-        self._anchors = two_typo_anchors
-        self._skeletons = skeletons
+        self._pieces: _Pieces
+        if not (COMPILED if compiled is None else compiled):
+            self._pieces = PythonPieces(skeletons, one_edit_variants, two_typo_anchors)
+        elif PieceScanner is None:
+            raise RuntimeError("brandcrawl.matching._bulkscan is not built")
+        else:
+            anchors = two_typo_anchors.items()
+            self._pieces = PieceScanner(one_edit_variants, anchors, skeletons, SKELETON_PAIRS, _FOLD)
 
     def candidates(self, domains: Sequence[str]) -> list[int]:
         """Indexes of the domains worth matching, in order."""
@@ -74,7 +98,7 @@ class BulkFilter:
         if text.count("\n") != len(domains) - 1:
             return list(range(len(domains)))  # a candidate with a line break: no line is trusted
         found: set[int] = set()
-        special = [m.start() for m in _SPECIAL.finditer(text)]
+        special = _special_characters(text)
         # Dots the TLD rule would misread: a label left empty, first or last (plain finds: fast).
         for needle in ("xn--", "..", ".\n"):
             special += _find_all(text, needle)
@@ -92,37 +116,56 @@ class BulkFilter:
         return sorted(found)
 
     def _lines_worth_matching(self, text: str, domains: Sequence[str]) -> set[int]:
+        joined, found, near = self._pieces.scan(text.encode("ascii"))
+        found |= _lines_at(joined, [end for end, _ in self._exact.iter(joined)])
+        typo_words: dict[int, set[str]] = {}
+        for line, word in near:
+            if line not in found:
+                typo_words.setdefault(line, set()).add(word)
+        found |= {line for line, near_words in typo_words.items() if not _ordinary(domains[line], near_words)}
+        return found
+
+
+class PythonPieces:
+    """The per-piece work of the bulk filter in Python, where ``_bulkscan`` is not built, and the
+    reference its C scanner follows."""
+
+    def __init__(
+        self,
+        skeletons: Sequence[str],
+        one_edit_variants: KeysView[str],
+        two_typo_anchors: ahocorasick.Automaton,
+    ) -> None:
+        self._variants = one_edit_variants
+        self._anchors = two_typo_anchors
+        self._skeletons = skeletons
+
+    def scan(self, chunk: bytes) -> tuple[str, set[int], list[tuple[int, str]]]:
+        """A chunk of domains (lower-case ASCII, one a line) folded, its separators dropped, for the
+        exact scan; the lines holding a one-typo variant; ``(line, skeleton)`` for each piece within
+        two typos of a label."""
         # The TLD goes, as in the matcher: "com" must not pass for a typo of a three-letter brand.
-        letters = _TLD.sub("", text).encode("ascii").translate(_FOLD).decode("ascii")
-        folded = _skeleton_pairs(letters)
-        words = "|" + folded.replace("\n", "|\n|") + "|"
+        text = _TLD.sub("", chunk.decode("ascii")).encode("ascii").translate(_FOLD).decode("ascii")
+        folded = _skeleton_pairs(text)
         joined = folded.replace("|", "")
-        found = _lines_at(joined, [end for end, _ in self._exact.iter(joined)])
+        words = "|" + folded.replace("\n", "|\n|") + "|"
+        found: set[int] = set()
         # Typos are looked up as the matcher does: skeleton words, and words with rn/vv unmerged.
-        typos = self._variants & {
-            *folded.replace("\n", "|").split("|"),
-            *letters.replace("\n", "|").split("|"),
-        }
+        typos = self._variants & {*folded.replace("\n", "|").split("|"), *text.replace("\n", "|").split("|")}
         if typos:
             automaton = ahocorasick.Automaton()
             for word in typos:
                 automaton.add_word(f"|{_skeleton_pairs(word)}|", None)
             automaton.make_automaton()
-            found |= _lines_at(words, [end for end, _ in automaton.iter(words)])
-        if len(self._anchors):
-            near = list(self._two_typo_ends(words))
-            lines = _line_numbers(words, [end for end, _ in near])
-            typo_words: dict[int, set[str]] = {}
-            for line, (_end, word) in zip(lines, near, strict=True):
-                if line not in found:
-                    typo_words.setdefault(line, set()).add(word)
-            found |= {
-                line for line, near_words in typo_words.items() if not _ordinary(domains[line], near_words)
-            }
-        return found
+            found = _lines_at(words, [end for end, _ in automaton.iter(words)])
+        if not len(self._anchors):
+            return joined, found, []
+        near = list(self._two_typo_ends(words))
+        lines = _line_numbers(words, [end for end, _ in near])
+        return joined, found, [(line, word) for line, (_end, word) in zip(lines, near, strict=True)]
 
     def _two_typo_ends(self, words: str) -> Iterator[tuple[int, str]]:
-        # The hot loop of the bulk path (one pass per piece found): names bound locally.
+        # The hot loop of the Python path (one pass per piece found): names bound locally.
         rfind, find, skeletons, distance = words.rfind, words.find, self._skeletons, OSA.distance
         for end, anchored in self._anchors.iter(words):
             start = rfind("|", 0, end) + 1
@@ -130,7 +173,7 @@ class BulkFilter:
             word = words[start : start + length]
             # The matcher also measures the word with rn/vv unmerged: each m or w here may be a pair
             # there, up to two edits away, so the bound here widens by two for each.
-            slack = 2 + 2 * (word.count("m") + word.count("w"))
+            slack = 2 + 2 * sum(word.count(letter) for letter in _MERGED)
             # Labels sharing an anchor are sorted by length: only those near the word's are measured.
             low = bisect_left(anchored.lengths, length - slack)
             high = bisect_right(anchored.lengths, length + slack)
@@ -150,6 +193,14 @@ def _ordinary(domain: str, near_words: set[str]) -> bool:
         p for p in pieces if _skeleton_pairs(p.encode("ascii").translate(_FOLD).decode("ascii")) in near_words
     ]
     return bool(near) and all(words.is_word(piece, words.TYPO_WORD) for piece in near)
+
+
+def _special_characters(text: str) -> list[int]:
+    """Where ``text`` holds a character no plain domain does. Most chunks hold none: that is
+    checked at C speed before the regex looks for them."""
+    if text.isascii() and not text.encode("ascii").translate(None, _PLAIN):
+        return []
+    return [m.start() for m in _SPECIAL.finditer(text)]
 
 
 def _line_numbers(text: str, positions: list[int]) -> list[int]:

@@ -1,0 +1,1226 @@
+/* The bulk filter's folding and per-piece work (brandcrawl/matching/bulk.py) in one pass over a chunk.
+ *
+ * PieceScanner(variants, anchors, skeletons, pairs, fold) is built once per watch-list from the matcher's
+ * own tables; scan(text) reads a chunk of domains (lower-case ASCII, one a line) and answers what
+ * bulk.PythonPieces.scan answers, which is the reference:
+ *
+ * - the chunk folded as the bulk filter reads it: each line without its TLD (from its last dot), every
+ *   character through the fold table (separators become "|"), the skeleton pairs merged; returned with
+ *   the separators dropped, for the exact scan;
+ * - the lines holding a piece that is a one-typo variant, looked up as the matcher does: the piece's
+ *   skeleton (the skeleton pairs merged, "rn" read as "m") or its letters as written; a piece whose
+ *   letters are a variant makes every piece with the same skeleton count, as the Python automaton of
+ *   the variants found does;
+ * - (line, skeleton) for each piece within two typos of a label: a label tied to an anchor the piece
+ *   starts or ends with, of a length near the piece's, within the slack of bulk.py's rule by OSA
+ *   distance (rapidfuzz's: substitutions, insertions, deletions, adjacent transpositions).
+ *
+ * Built on the limited API of Python 3.11, so that one compiled file serves every later CPython (a
+ * Scrapyd egg is built on one machine and run on another).
+ */
+
+#define Py_LIMITED_API 0x030B0000
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SEPARATOR '|'
+#define LINE_END '\n'
+/* bulk.py's two-typo rule: two edits, widened by two for each merged letter (an "m" here may be an
+ * "rn" the matcher also measures). */
+#define TWO_TYPOS 2
+#define EDITS_PER_MERGED_LETTER 2
+#define MAX_PAIRS 8
+/* What a label character outside ASCII becomes: the text scanned is ASCII, so it never equals one of
+ * its characters, which is all the edit distance asks of it. */
+#define NOT_IN_TEXT 0xFF
+
+/* Look-ups in a table far bigger than the cache are done a batch at a time, the memory each needs fetched
+ * while the batch is read: waiting for it one look-up after another was half the scan. */
+#define BATCH 32
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(address) __builtin_prefetch(address)
+#else
+#define PREFETCH(address) ((void)(address))
+#endif
+
+/* ---- A set of byte strings: open addressing, linear probing ----------------------------------------
+ * The keys are in one pool, each its length (one byte, or 0xFF and four) then its bytes; a slot holds the
+ * high half of the key's hash and the key's place in the pool. At 10,000 brands the matcher has 6 million
+ * one-typo variants: a compact set is one the system gives pages to quickly. */
+
+typedef struct {
+    uint64_t *slots; /* (hash's high half << 32) | place in pool; 0 is an empty slot */
+    size_t mask, count;
+    unsigned char *pool; /* its first byte is no key's, so that no key's place is 0 */
+    size_t pool_length, pool_capacity;
+} ByteSet;
+
+/* Slots kept at most this full (percent): a miss probes neighbouring slots, mostly in one cache line. */
+#define MAX_LOAD 75
+#define LONG_KEY 0xFF
+
+static uint64_t
+hash_bytes(const unsigned char *bytes, size_t length)
+{
+    uint64_t hash = 0x9E3779B97F4A7C15u ^ length;
+    while (length >= 8) {
+        uint64_t word;
+        memcpy(&word, bytes, 8);
+        hash = (hash ^ word) * 0xFF51AFD7ED558CCDu;
+        hash ^= hash >> 32;
+        bytes += 8;
+        length -= 8;
+    }
+    uint64_t tail = 0;
+    for (size_t i = 0; i < length; i++) {
+        tail |= (uint64_t)bytes[i] << (8 * i);
+    }
+    hash = (hash ^ tail) * 0xC4CEB9FE1A85EC53u;
+    hash ^= hash >> 33;
+    hash *= 0xFF51AFD7ED558CCDu;
+    hash ^= hash >> 33;
+    return hash;
+}
+
+static void
+byteset_free(ByteSet *set)
+{
+    PyMem_Free(set->slots);
+    PyMem_Free(set->pool);
+    memset(set, 0, sizeof(*set));
+}
+
+/* Room for ``expected`` keys. */
+static int
+byteset_init(ByteSet *set, size_t expected)
+{
+    size_t slots = 16;
+    while (slots * MAX_LOAD < expected * 100) {
+        slots *= 2;
+    }
+    memset(set, 0, sizeof(*set));
+    set->slots = PyMem_Calloc(slots, sizeof(uint64_t));
+    set->mask = slots - 1;
+    set->pool_capacity = 12 * expected + 256; /* a variant is 10 to 11 letters */
+    set->pool = PyMem_Malloc(set->pool_capacity);
+    set->pool_length = 1;
+    if (!set->slots || !set->pool) {
+        byteset_free(set);
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* The key at ``place``, and its length. */
+static inline const unsigned char *
+byteset_key(const ByteSet *set, size_t place, size_t *length)
+{
+    const unsigned char *key = set->pool + place;
+    if (key[0] != LONG_KEY) {
+        *length = key[0];
+        return key + 1;
+    }
+    uint32_t long_length;
+    memcpy(&long_length, key + 1, sizeof(long_length));
+    *length = long_length;
+    return key + 1 + sizeof(long_length);
+}
+
+static inline int
+byteset_contains(const ByteSet *set, const unsigned char *bytes, size_t length, uint64_t hash)
+{
+    const uint64_t tag = hash >> 32;
+    for (size_t slot = hash & set->mask;; slot = (slot + 1) & set->mask) {
+        const uint64_t held = set->slots[slot];
+        if (held == 0) {
+            return 0;
+        }
+        if (held >> 32 == tag) {
+            size_t key_length;
+            const unsigned char *key = byteset_key(set, (uint32_t)held, &key_length);
+            if (key_length == length && memcmp(key, bytes, length) == 0) {
+                return 1;
+            }
+        }
+    }
+}
+
+static void
+byteset_place(uint64_t *slots, size_t mask, uint64_t hash, size_t place)
+{
+    size_t slot = hash & mask;
+    while (slots[slot]) {
+        slot = (slot + 1) & mask;
+    }
+    slots[slot] = (hash >> 32 << 32) | place;
+}
+
+static int
+byteset_grow(ByteSet *set)
+{
+    const size_t mask = 2 * set->mask + 1;
+    uint64_t *slots = PyMem_Calloc(mask + 1, sizeof(uint64_t));
+    if (!slots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t place = 1; place < set->pool_length;) {
+        size_t length;
+        const unsigned char *key = byteset_key(set, place, &length);
+        byteset_place(slots, mask, hash_bytes(key, length), place);
+        place = (size_t)(key - set->pool) + length;
+    }
+    PyMem_Free(set->slots);
+    set->slots = slots;
+    set->mask = mask;
+    return 0;
+}
+
+/* ``hash``: hash_bytes(bytes, length). */
+static int
+byteset_add(ByteSet *set, const unsigned char *bytes, size_t length, uint64_t hash)
+{
+    if (byteset_contains(set, bytes, length, hash)) {
+        return 0;
+    }
+    const size_t prefix = length < LONG_KEY ? 1 : 1 + sizeof(uint32_t);
+    if (length > UINT32_MAX || set->pool_length + prefix + length > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many one-typo variants");
+        return -1;
+    }
+    if (set->pool_length + prefix + length > set->pool_capacity) {
+        size_t capacity = 2 * set->pool_capacity;
+        while (set->pool_length + prefix + length > capacity) {
+            capacity *= 2;
+        }
+        unsigned char *pool = PyMem_Realloc(set->pool, capacity);
+        if (!pool) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        set->pool = pool;
+        set->pool_capacity = capacity;
+    }
+    const size_t place = set->pool_length;
+    unsigned char *key = set->pool + place;
+    if (prefix == 1) {
+        key[0] = (unsigned char)length;
+    }
+    else {
+        const uint32_t long_length = (uint32_t)length;
+        key[0] = LONG_KEY;
+        memcpy(key + 1, &long_length, sizeof(long_length));
+    }
+    memcpy(key + prefix, bytes, length);
+    set->pool_length += prefix + length;
+    set->count++;
+    if (set->count * 100 > (set->mask + 1) * MAX_LOAD) {
+        return byteset_grow(set); /* re-places every key, this one included */
+    }
+    byteset_place(set->slots, set->mask, hash, place);
+    return 0;
+}
+
+/* ---- Anchor tries ------------------------------------------------------------------------------------
+ * Every anchor is tied to a word boundary: "|gall" is a piece's start, "mard|" its end. So a piece needs
+ * no automaton: the prefixes of the piece are walked down a trie of the start anchors, and its suffixes,
+ * read backwards, down a trie of the end anchors written backwards. The tries are laid out breadth
+ * first, a node's children next to each other: the few top levels every walk goes through stay in the
+ * cache. */
+
+typedef struct {
+    uint32_t first_child; /* children are nodes first_child .. first_child + child_count - 1 */
+    uint32_t label_start; /* the labels of the anchor ending here, in Scanner.labels */
+    uint32_t label_count;
+    uint8_t child_count;
+} Node;
+
+typedef struct {
+    Node *nodes;
+    unsigned char *chars; /* the character leading into each node */
+    uint32_t count;
+} Trie;
+
+/* While building: children as linked lists. */
+typedef struct {
+    uint32_t child, sibling, label_start, label_count;
+    unsigned char ch;
+} Building;
+
+typedef struct {
+    Building *nodes;
+    uint32_t count, capacity;
+} BuildingTrie;
+
+static int
+building_init(BuildingTrie *trie)
+{
+    trie->capacity = 1024;
+    trie->nodes = PyMem_Calloc(trie->capacity, sizeof(Building));
+    trie->count = 1; /* the root */
+    if (!trie->nodes) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static int
+building_add(BuildingTrie *trie, const unsigned char *word, size_t length, int backwards, uint32_t label_start,
+             uint32_t label_count)
+{
+    uint32_t node = 0;
+    for (size_t i = 0; i < length; i++) {
+        const unsigned char ch = word[backwards ? length - 1 - i : i];
+        uint32_t child = trie->nodes[node].child;
+        while (child && trie->nodes[child].ch != ch) {
+            child = trie->nodes[child].sibling;
+        }
+        if (!child) {
+            if (trie->count == trie->capacity) {
+                if (trie->capacity > UINT32_MAX / 2) {
+                    PyErr_SetString(PyExc_OverflowError, "too many two-typo anchors");
+                    return -1;
+                }
+                Building *grown = PyMem_Realloc(trie->nodes, 2 * (size_t)trie->capacity * sizeof(Building));
+                if (!grown) {
+                    PyErr_NoMemory();
+                    return -1;
+                }
+                trie->nodes = grown;
+                trie->capacity *= 2;
+            }
+            child = trie->count++;
+            trie->nodes[child] = (Building){0, trie->nodes[node].child, 0, 0, ch};
+            trie->nodes[node].child = child;
+        }
+        node = child;
+    }
+    if (trie->nodes[node].label_count) {
+        PyErr_SetString(PyExc_ValueError, "the same two-typo anchor twice");
+        return -1;
+    }
+    trie->nodes[node].label_start = label_start;
+    trie->nodes[node].label_count = label_count;
+    return 0;
+}
+
+/* The building trie, breadth first; frees it. */
+static int
+building_freeze(BuildingTrie *building, Trie *trie)
+{
+    const uint32_t count = building->count;
+    uint32_t *order = PyMem_Malloc(count * sizeof(uint32_t));
+    trie->nodes = PyMem_Calloc(count, sizeof(Node));
+    trie->chars = PyMem_Calloc(count, 1);
+    if (!order || !trie->nodes || !trie->chars) {
+        PyMem_Free(order);
+        PyMem_Free(building->nodes);
+        building->nodes = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    uint32_t queued = 1;
+    order[0] = 0;
+    for (uint32_t position = 0; position < count; position++) {
+        const Building *node = &building->nodes[order[position]];
+        Node *frozen = &trie->nodes[position];
+        frozen->first_child = queued;
+        frozen->label_start = node->label_start;
+        frozen->label_count = node->label_count;
+        for (uint32_t child = node->child; child; child = building->nodes[child].sibling) {
+            trie->chars[queued] = building->nodes[child].ch;
+            order[queued++] = child;
+            frozen->child_count++;
+        }
+    }
+    trie->count = count;
+    PyMem_Free(order);
+    PyMem_Free(building->nodes);
+    building->nodes = NULL;
+    return 0;
+}
+
+static inline uint32_t
+trie_child(const Trie *trie, uint32_t node, unsigned char ch)
+{
+    const Node *parent = &trie->nodes[node];
+    const unsigned char *found = memchr(trie->chars + parent->first_child, ch, parent->child_count);
+    return found ? (uint32_t)(found - trie->chars) : 0; /* the root is nobody's child */
+}
+
+/* ---- OSA distance, banded ---------------------------------------------------------------------------- */
+
+/* Whether ``a`` and ``b`` are within ``bound`` edits (substitution, insertion, deletion, transposition of
+ * two adjacent characters, no substring edited twice). Only the cells within ``bound`` of the diagonal
+ * are computed, and every value above ``bound`` is held as ``bound + 1``: cells on a path within the
+ * bound keep their exact value, every other cell stays above it. ``rows`` holds 3 * (len(b) + 2). */
+static int
+osa_within(const unsigned char *a, Py_ssize_t a_length, const unsigned char *b, Py_ssize_t b_length,
+           Py_ssize_t bound, Py_ssize_t *rows)
+{
+    const Py_ssize_t longer = a_length > b_length ? a_length : b_length;
+    const Py_ssize_t difference = a_length > b_length ? a_length - b_length : b_length - a_length;
+    if (difference > bound) {
+        return 0;
+    }
+    if (bound >= longer) {
+        return 1; /* rewriting every character of the longer one is enough */
+    }
+    const Py_ssize_t over = bound + 1;
+    Py_ssize_t *before = rows, *previous = rows + (b_length + 2), *current = rows + 2 * (b_length + 2);
+    for (Py_ssize_t j = 0; j <= b_length + 1; j++) {
+        previous[j] = j <= bound ? j : over;
+    }
+    for (Py_ssize_t i = 1; i <= a_length; i++) {
+        const Py_ssize_t low = i - bound > 1 ? i - bound : 1;
+        const Py_ssize_t high = i + bound < b_length ? i + bound : b_length;
+        current[low - 1] = low == 1 && i <= bound ? i : over;
+        Py_ssize_t best = current[low - 1];
+        for (Py_ssize_t j = low; j <= high; j++) {
+            Py_ssize_t value = previous[j - 1] + (a[i - 1] != b[j - 1]);
+            if (previous[j] + 1 < value) {
+                value = previous[j] + 1;
+            }
+            if (current[j - 1] + 1 < value) {
+                value = current[j - 1] + 1;
+            }
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && before[j - 2] + 1 < value) {
+                value = before[j - 2] + 1;
+            }
+            if (value > over) {
+                value = over;
+            }
+            current[j] = value;
+            if (value < best) {
+                best = value;
+            }
+        }
+        current[high + 1] = over;
+        /* Past the bound for good: a transposition skips this row, but the cell it jumps over is one
+         * substitution from where it starts, so that cell costs no more than the transposition does. */
+        if (best > bound) {
+            return 0;
+        }
+        Py_ssize_t *spare = before;
+        before = previous;
+        previous = current;
+        current = spare;
+    }
+    return previous[b_length] <= bound;
+}
+
+/* ---- The scanner ----------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    ByteSet variants;
+    Trie starts, ends;
+    uint32_t *labels; /* label numbers, each anchor's a run of them */
+    /* The labels' skeletons, one after another. */
+    unsigned char *skeletons;
+    size_t *skeleton_offsets;
+    Py_ssize_t *skeleton_lengths;
+    Py_ssize_t label_count;
+    /* Scratch space of one scan. */
+    uint32_t *seen; /* the piece that last took each label as a candidate */
+    uint32_t piece_number;
+    uint32_t *candidates;
+    Py_ssize_t *rows;
+    /* Skeleton pairs: pair[0] pair[1] reads as merged. */
+    unsigned char pairs[MAX_PAIRS][2], merged[MAX_PAIRS];
+    int pair_count;
+    unsigned char fold[256]; /* bulk.py's _FOLD */
+} Scanner;
+
+/* UTF-8 of an ASCII str, or NULL (no exception) for any other. */
+static const unsigned char *
+ascii_of(PyObject *text, Py_ssize_t *length)
+{
+    const char *utf8 = PyUnicode_AsUTF8AndSize(text, length);
+    if (!utf8 || PyUnicode_GetLength(text) != *length) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return (const unsigned char *)utf8;
+}
+
+static int
+read_pairs(Scanner *self, PyObject *pairs)
+{
+    PyObject *iterator = PyObject_GetIter(pairs), *pair;
+    if (!iterator) {
+        return -1;
+    }
+    while ((pair = PyIter_Next(iterator))) {
+        PyObject *written = NULL, *read = NULL;
+        Py_ssize_t written_length = 0, read_length = 0;
+        const unsigned char *written_bytes = NULL, *read_bytes = NULL;
+        if (PySequence_Check(pair) && PySequence_Size(pair) == 2) {
+            written = PySequence_GetItem(pair, 0);
+            read = PySequence_GetItem(pair, 1);
+        }
+        if (written && read && PyUnicode_Check(written) && PyUnicode_Check(read)) {
+            written_bytes = ascii_of(written, &written_length);
+            read_bytes = ascii_of(read, &read_length);
+        }
+        const int fits = written_bytes && read_bytes && written_length == 2 && read_length == 1
+                         && self->pair_count < MAX_PAIRS;
+        if (fits) {
+            memcpy(self->pairs[self->pair_count], written_bytes, 2);
+            self->merged[self->pair_count++] = read_bytes[0];
+        }
+        Py_XDECREF(written);
+        Py_XDECREF(read);
+        Py_DECREF(pair);
+        if (!fits) {
+            PyErr_Clear(); /* a failed PySequence_Size */
+            PyErr_SetString(PyExc_ValueError, "skeleton pairs are (two ASCII letters, one ASCII letter)");
+            break;
+        }
+    }
+    Py_DECREF(iterator);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int
+read_skeletons(Scanner *self, PyObject *skeletons)
+{
+    PyObject *list = PySequence_List(skeletons);
+    if (!list) {
+        return -1;
+    }
+    const Py_ssize_t count = PyList_Size(list);
+    size_t total = 0;
+    Py_ssize_t longest = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *skeleton = PyList_GetItem(list, i);
+        if (!PyUnicode_Check(skeleton)) {
+            PyErr_SetString(PyExc_TypeError, "skeletons are str");
+            Py_DECREF(list);
+            return -1;
+        }
+        const Py_ssize_t length = PyUnicode_GetLength(skeleton);
+        total += length;
+        longest = length > longest ? length : longest;
+    }
+    self->label_count = count;
+    self->skeletons = PyMem_Malloc(total + 1);
+    self->skeleton_offsets = PyMem_Malloc((count + 1) * sizeof(size_t));
+    self->skeleton_lengths = PyMem_Malloc((count + 1) * sizeof(Py_ssize_t));
+    self->seen = PyMem_Calloc(count + 1, sizeof(uint32_t));
+    self->candidates = PyMem_Malloc((count + 1) * sizeof(uint32_t));
+    self->rows = PyMem_Malloc(3 * (longest + 2) * sizeof(Py_ssize_t));
+    if (!self->skeletons || !self->skeleton_offsets || !self->skeleton_lengths || !self->seen
+        || !self->candidates || !self->rows) {
+        Py_DECREF(list);
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t offset = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *skeleton = PyList_GetItem(list, i);
+        const Py_ssize_t length = PyUnicode_GetLength(skeleton);
+        for (Py_ssize_t k = 0; k < length; k++) {
+            const Py_UCS4 ch = PyUnicode_ReadChar(skeleton, k);
+            self->skeletons[offset + k] = ch < 0x80 ? (unsigned char)ch : NOT_IN_TEXT;
+        }
+        self->skeleton_offsets[i] = offset;
+        self->skeleton_lengths[i] = length;
+        offset += length;
+    }
+    Py_DECREF(list);
+    return 0;
+}
+
+static int
+read_variants(Scanner *self, PyObject *variants)
+{
+    const Py_ssize_t expected = PyObject_Size(variants);
+    if (expected < 0) {
+        PyErr_Clear(); /* an iterable without a length */
+    }
+    if (byteset_init(&self->variants, expected > 0 ? (size_t)expected : 0) < 0) {
+        return -1;
+    }
+    PyObject *iterator = PyObject_GetIter(variants);
+    if (!iterator) {
+        return -1;
+    }
+    PyObject *held[BATCH];
+    const unsigned char *bytes[BATCH];
+    Py_ssize_t lengths[BATCH];
+    uint64_t hashes[BATCH];
+    int count, failed = 0;
+    do {
+        for (count = 0; count < BATCH && !failed; count++) {
+            if (!(held[count] = PyIter_Next(iterator))) {
+                break;
+            }
+            if (!PyUnicode_Check(held[count])) {
+                PyErr_SetString(PyExc_TypeError, "one-typo variants are str");
+                failed = 1;
+            }
+            /* A variant with another character can never be a piece of the (ASCII) text. */
+            bytes[count] = failed ? NULL : ascii_of(held[count], &lengths[count]);
+            if (bytes[count]) {
+                hashes[count] = hash_bytes(bytes[count], lengths[count]);
+                PREFETCH(&self->variants.slots[hashes[count] & self->variants.mask]);
+            }
+        }
+        for (int k = 0; k < count; k++) {
+            failed = failed || (bytes[k] && byteset_add(&self->variants, bytes[k], lengths[k], hashes[k]) < 0);
+            Py_DECREF(held[k]);
+        }
+    } while (count == BATCH && !failed);
+    Py_DECREF(iterator);
+    return failed || PyErr_Occurred() ? -1 : 0;
+}
+
+/* Each label number of ``held.numbers`` appended to labels[*count...]. */
+static int
+read_numbers(Scanner *self, PyObject *held, uint32_t **labels, size_t *count, size_t *capacity)
+{
+    PyObject *numbers = PyObject_GetAttrString(held, "numbers");
+    PyObject *iterator = numbers ? PyObject_GetIter(numbers) : NULL, *number;
+    Py_XDECREF(numbers);
+    if (!iterator) {
+        return -1;
+    }
+    while ((number = PyIter_Next(iterator))) {
+        const Py_ssize_t value = PyLong_AsSsize_t(number);
+        Py_DECREF(number);
+        if (value == -1 && PyErr_Occurred()) {
+            break;
+        }
+        if (value < 0 || value >= self->label_count) {
+            PyErr_Format(PyExc_ValueError, "label number %zd: there are %zd labels", value, self->label_count);
+            break;
+        }
+        if (*count == *capacity) {
+            uint32_t *grown = PyMem_Realloc(*labels, 2 * *capacity * sizeof(uint32_t));
+            if (!grown) {
+                PyErr_NoMemory();
+                break;
+            }
+            *labels = grown;
+            *capacity *= 2;
+        }
+        (*labels)[(*count)++] = (uint32_t)value;
+    }
+    Py_DECREF(iterator);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* The labels objects read so far, by address, with their run of label numbers: most anchors share their
+ * label's one object, read once. Each is held until the scanner is built, so that no other object takes
+ * its address meanwhile. */
+typedef struct {
+    PyObject **objects; /* NULL: an empty slot */
+    uint32_t *starts, *counts;
+    size_t mask, count;
+} Runs;
+
+static void
+runs_free(Runs *runs)
+{
+    for (size_t slot = 0; runs->objects && slot <= runs->mask; slot++) {
+        Py_XDECREF(runs->objects[slot]);
+    }
+    PyMem_Free(runs->objects);
+    PyMem_Free(runs->starts);
+    PyMem_Free(runs->counts);
+    memset(runs, 0, sizeof(*runs));
+}
+
+static int
+runs_init(Runs *runs, size_t slots)
+{
+    runs->objects = PyMem_Calloc(slots, sizeof(PyObject *));
+    runs->starts = PyMem_Calloc(slots, sizeof(uint32_t));
+    runs->counts = PyMem_Calloc(slots, sizeof(uint32_t));
+    runs->mask = slots - 1;
+    runs->count = 0;
+    if (!runs->objects || !runs->starts || !runs->counts) {
+        runs_free(runs);
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static size_t
+runs_slot(const Runs *runs, PyObject *object)
+{
+    size_t slot = (size_t)(((uintptr_t)object >> 4) * 0x9E3779B97F4A7C15u) & runs->mask;
+    while (runs->objects[slot] && runs->objects[slot] != object) {
+        slot = (slot + 1) & runs->mask;
+    }
+    return slot;
+}
+
+/* ``object``'s run, kept at ``slot`` (from runs_slot); the table grows at half full. */
+static int
+runs_add(Runs *runs, size_t slot, PyObject *object, uint32_t start, uint32_t count)
+{
+    Py_INCREF(object);
+    runs->objects[slot] = object;
+    runs->starts[slot] = start;
+    runs->counts[slot] = count;
+    if (2 * ++runs->count <= runs->mask + 1) {
+        return 0;
+    }
+    Runs grown;
+    if (runs_init(&grown, 2 * (runs->mask + 1)) < 0) {
+        return -1;
+    }
+    for (size_t old = 0; old <= runs->mask; old++) {
+        if (runs->objects[old]) {
+            const size_t moved = runs_slot(&grown, runs->objects[old]);
+            grown.objects[moved] = runs->objects[old];
+            grown.starts[moved] = runs->starts[old];
+            grown.counts[moved] = runs->counts[old];
+            runs->objects[old] = NULL; /* its reference moves with it */
+        }
+    }
+    grown.count = runs->count;
+    runs_free(runs);
+    *runs = grown;
+    return 0;
+}
+
+/* One (anchor, labels) pair into its trie. */
+static int
+read_anchor(Scanner *self, PyObject *item, BuildingTrie *starts, BuildingTrie *ends, Runs *runs, size_t *count,
+            size_t *capacity)
+{
+    if (!PyTuple_Check(item) || PyTuple_Size(item) != 2 || !PyUnicode_Check(PyTuple_GetItem(item, 0))) {
+        PyErr_SetString(PyExc_TypeError, "anchors are (str, labels) tuples");
+        return -1;
+    }
+    PyObject *anchor = PyTuple_GetItem(item, 0), *held = PyTuple_GetItem(item, 1);
+    Py_ssize_t length;
+    const unsigned char *bytes = ascii_of(anchor, &length);
+    if (!bytes) {
+        return 0; /* an anchor with another character can never be in the (ASCII) text */
+    }
+    const int start = length > 1 && bytes[0] == SEPARATOR;
+    const int end = length > 1 && bytes[length - 1] == SEPARATOR;
+    const unsigned char *inner = bytes + start;
+    const size_t inner_length = length - start - end;
+    if (start == end || memchr(inner, SEPARATOR, inner_length) || memchr(inner, LINE_END, inner_length)) {
+        PyErr_Format(PyExc_ValueError, "two-typo anchor %R is not tied to one word boundary", anchor);
+        return -1;
+    }
+    const size_t slot = runs_slot(runs, held);
+    uint32_t run_start = runs->starts[slot], run_count = runs->counts[slot];
+    if (!runs->objects[slot]) {
+        const size_t first = *count;
+        if (read_numbers(self, held, &self->labels, count, capacity) < 0) {
+            return -1;
+        }
+        run_start = (uint32_t)first;
+        run_count = (uint32_t)(*count - first);
+        if (runs_add(runs, slot, held, run_start, run_count) < 0) {
+            return -1;
+        }
+    }
+    return building_add(start ? starts : ends, inner, inner_length, end, run_start, run_count);
+}
+
+static int
+read_anchors(Scanner *self, PyObject *anchors)
+{
+    BuildingTrie starts = {0}, ends = {0};
+    Runs runs = {0};
+    size_t count = 0, capacity = 1024;
+    self->labels = PyMem_Malloc(capacity * sizeof(uint32_t));
+    PyObject *iterator = NULL, *item;
+    if (!self->labels) {
+        PyErr_NoMemory();
+    }
+    else if (building_init(&starts) == 0 && building_init(&ends) == 0 && runs_init(&runs, 1024) == 0) {
+        iterator = PyObject_GetIter(anchors);
+    }
+    while (iterator && (item = PyIter_Next(iterator))) {
+        const int failed = read_anchor(self, item, &starts, &ends, &runs, &count, &capacity) < 0;
+        Py_DECREF(item);
+        if (failed) {
+            break;
+        }
+    }
+    Py_XDECREF(iterator);
+    runs_free(&runs);
+    if (PyErr_Occurred()) {
+        PyMem_Free(starts.nodes);
+        PyMem_Free(ends.nodes);
+        return -1;
+    }
+    const int frozen = building_freeze(&starts, &self->starts);
+    if (frozen < 0 || building_freeze(&ends, &self->ends) < 0) {
+        PyMem_Free(ends.nodes);
+        return -1;
+    }
+    return 0;
+}
+
+static void
+Scanner_dealloc(PyObject *object)
+{
+    Scanner *self = (Scanner *)object;
+    byteset_free(&self->variants);
+    PyMem_Free(self->starts.nodes);
+    PyMem_Free(self->starts.chars);
+    PyMem_Free(self->ends.nodes);
+    PyMem_Free(self->ends.chars);
+    PyMem_Free(self->labels);
+    PyMem_Free(self->skeletons);
+    PyMem_Free(self->skeleton_offsets);
+    PyMem_Free(self->skeleton_lengths);
+    PyMem_Free(self->seen);
+    PyMem_Free(self->candidates);
+    PyMem_Free(self->rows);
+    PyTypeObject *type = Py_TYPE(object);
+    freefunc free_object = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free_object(object);
+    Py_DECREF(type);
+}
+
+static PyObject *
+Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"variants", "anchors", "skeletons", "pairs", "fold", NULL};
+    PyObject *variants, *anchors, *skeletons, *pairs;
+    Py_buffer fold;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOOOy*:PieceScanner", keywords, &variants, &anchors,
+                                     &skeletons, &pairs, &fold)) {
+        return NULL;
+    }
+    const int fold_fits = fold.len == 256;
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    Scanner *self = fold_fits ? (Scanner *)alloc(type, 0) : NULL;
+    if (self) {
+        memcpy(self->fold, fold.buf, 256);
+    }
+    PyBuffer_Release(&fold);
+    if (!fold_fits) {
+        PyErr_SetString(PyExc_ValueError, "the fold table has 256 bytes");
+    }
+    if (!self) {
+        return NULL;
+    }
+    if (read_pairs(self, pairs) < 0 || read_skeletons(self, skeletons) < 0 || read_variants(self, variants) < 0
+        || read_anchors(self, anchors) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+/* The lines of ``text`` (``length`` bytes) as the bulk filter reads them, into ``out`` (as long at most):
+ * without the TLD (the last dot of a line and what follows it, as bulk.py's _TLD has it), each byte through
+ * the fold table. Returns its length. */
+static size_t
+fold_lines(const Scanner *self, const unsigned char *text, size_t length, unsigned char *out)
+{
+    size_t written = 0;
+    for (size_t start = 0;;) {
+        const unsigned char *line_end = memchr(text + start, LINE_END, length - start);
+        const size_t end = line_end ? (size_t)(line_end - text) : length;
+        size_t kept = end;
+        while (kept > start && text[kept - 1] != '.') {
+            kept--;
+        }
+        kept = kept > start ? kept - 1 : end;
+        for (size_t i = start; i < kept; i++) {
+            out[written++] = self->fold[text[i]];
+        }
+        if (!line_end) {
+            return written;
+        }
+        out[written++] = LINE_END;
+        start = end + 1;
+    }
+}
+
+/* ``letters`` with the skeleton pairs merged, into ``out`` (as long as ``letters`` at most), in the order
+ * bulk.py's str.replace calls merge them; returns its length. */
+static size_t
+merge_pairs(const Scanner *self, const unsigned char *letters, size_t length, unsigned char *out)
+{
+    const unsigned char *from = letters;
+    size_t from_length = length;
+    for (int p = 0; p < self->pair_count; p++) {
+        size_t written = 0;
+        for (size_t i = 0; i < from_length;) {
+            if (i + 1 < from_length && from[i] == self->pairs[p][0] && from[i + 1] == self->pairs[p][1]) {
+                out[written++] = self->merged[p];
+                i += 2;
+            }
+            else {
+                out[written++] = from[i++];
+            }
+        }
+        from = out;
+        from_length = written;
+    }
+    if (self->pair_count == 0) {
+        memcpy(out, letters, length);
+    }
+    return from_length;
+}
+
+/* Whether the skeleton ``piece`` is within two typos of a label tied to an anchor it starts or ends
+ * with: bulk.py's _two_typo_ends. */
+static int
+near_a_label(Scanner *self, const unsigned char *piece, Py_ssize_t length)
+{
+    if (++self->piece_number == 0) {
+        memset(self->seen, 0, self->label_count * sizeof(uint32_t));
+        self->piece_number = 1;
+    }
+    Py_ssize_t found = 0, slack = -1;
+    for (int backwards = 0; backwards < 2; backwards++) {
+        const Trie *trie = backwards ? &self->ends : &self->starts;
+        uint32_t node = 0;
+        for (Py_ssize_t i = 0; i < length; i++) {
+            node = trie_child(trie, node, piece[backwards ? length - 1 - i : i]);
+            if (!node) {
+                break;
+            }
+            const Node *reached = &trie->nodes[node];
+            if (reached->label_count && slack < 0) {
+                Py_ssize_t merged = 0;
+                for (Py_ssize_t k = 0; k < length; k++) {
+                    for (int p = 0; p < self->pair_count; p++) {
+                        merged += piece[k] == self->merged[p];
+                    }
+                }
+                slack = TWO_TYPOS + EDITS_PER_MERGED_LETTER * merged;
+            }
+            for (uint32_t k = 0; k < reached->label_count; k++) {
+                const uint32_t label = self->labels[reached->label_start + k];
+                const Py_ssize_t label_length = self->skeleton_lengths[label];
+                if (self->seen[label] != self->piece_number && label_length >= length - slack
+                    && label_length <= length + slack) {
+                    self->seen[label] = self->piece_number;
+                    self->candidates[found++] = label;
+                }
+            }
+        }
+    }
+    for (Py_ssize_t k = 0; k < found; k++) {
+        const uint32_t label = self->candidates[k];
+        if (osa_within(piece, length, self->skeletons + self->skeleton_offsets[label],
+                       self->skeleton_lengths[label], slack, self->rows)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+typedef struct {
+    Py_ssize_t line;
+    size_t start, length; /* in the skeleton text */
+} Near;
+
+typedef struct {
+    unsigned char *flags; /* per line: holds a one-typo variant */
+    Near *near;
+    size_t near_count, near_capacity;
+    ByteSet spelled; /* skeletons of pieces whose letters, not skeleton, are a variant */
+} Found;
+
+/* The pieces of a chunk, read in its letters and its skeleton at once (both hold the same pieces: the
+ * skeleton pairs never take in a separator or a line end). */
+typedef struct {
+    const unsigned char *letters, *skeletons;
+    size_t letters_length, skeletons_length;
+    size_t next_letter, next_skeleton; /* where the next piece starts */
+    int ended;
+    /* The piece read: */
+    Py_ssize_t line;
+    const unsigned char *letter;
+    size_t letter_length;
+    size_t skeleton_start, skeleton_length; /* in skeletons */
+} Pieces;
+
+static Pieces
+pieces_of(const unsigned char *letters, size_t letters_length, const unsigned char *skeletons,
+          size_t skeletons_length)
+{
+    return (Pieces){letters, skeletons, letters_length, skeletons_length, 0, 0, 0, 0, NULL, 0, 0, 0};
+}
+
+static inline size_t
+piece_end(const unsigned char *text, size_t length, size_t at)
+{
+    while (at < length && text[at] != SEPARATOR && text[at] != LINE_END) {
+        at++;
+    }
+    return at;
+}
+
+static inline int
+next_piece(Pieces *pieces)
+{
+    if (pieces->ended) {
+        return 0;
+    }
+    if (pieces->next_letter) {
+        pieces->line += pieces->letters[pieces->next_letter - 1] == LINE_END;
+    }
+    const size_t letter_end = piece_end(pieces->letters, pieces->letters_length, pieces->next_letter);
+    const size_t skeleton_end = piece_end(pieces->skeletons, pieces->skeletons_length, pieces->next_skeleton);
+    pieces->letter = pieces->letters + pieces->next_letter;
+    pieces->letter_length = letter_end - pieces->next_letter;
+    pieces->skeleton_start = pieces->next_skeleton;
+    pieces->skeleton_length = skeleton_end - pieces->next_skeleton;
+    pieces->ended = letter_end == pieces->letters_length;
+    pieces->next_letter = letter_end + 1;
+    pieces->next_skeleton = skeleton_end + 1;
+    return 1;
+}
+
+static int
+add_near(Found *found, Py_ssize_t line, size_t start, size_t length)
+{
+    if (found->near_count == found->near_capacity) {
+        const size_t capacity = found->near_capacity ? 2 * found->near_capacity : 256;
+        Near *grown = PyMem_Realloc(found->near, capacity * sizeof(Near));
+        if (!grown) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        found->near = grown;
+        found->near_capacity = capacity;
+    }
+    found->near[found->near_count++] = (Near){line, start, length};
+    return 0;
+}
+
+typedef struct {
+    Py_ssize_t line;
+    const unsigned char *letter;
+    size_t letter_length, skeleton_start, skeleton_length;
+    int spelled_apart; /* its letters are not its skeleton */
+    uint64_t skeleton_hash, letter_hash;
+} Piece;
+
+static int
+scan_pieces(Scanner *self, const unsigned char *letters, size_t letters_length, const unsigned char *skeletons,
+            size_t skeletons_length, Found *found)
+{
+    const ByteSet *variants = &self->variants;
+    const int anchored = self->starts.nodes[0].child_count || self->ends.nodes[0].child_count;
+    Pieces pieces = pieces_of(letters, letters_length, skeletons, skeletons_length);
+    Piece batch[BATCH];
+    int count;
+    do {
+        for (count = 0; count < BATCH && next_piece(&pieces); count++) {
+            Piece *piece = &batch[count];
+            const unsigned char *skeleton = skeletons + pieces.skeleton_start;
+            *piece = (Piece){pieces.line, pieces.letter, pieces.letter_length, pieces.skeleton_start,
+                             pieces.skeleton_length, 0, 0, 0};
+            if (!variants->count) {
+                continue;
+            }
+            piece->skeleton_hash = hash_bytes(skeleton, piece->skeleton_length);
+            PREFETCH(&variants->slots[piece->skeleton_hash & variants->mask]);
+            piece->spelled_apart = piece->letter_length != piece->skeleton_length
+                                   || memcmp(piece->letter, skeleton, piece->skeleton_length);
+            if (piece->spelled_apart) {
+                piece->letter_hash = hash_bytes(piece->letter, piece->letter_length);
+                PREFETCH(&variants->slots[piece->letter_hash & variants->mask]);
+            }
+        }
+        for (int k = 0; k < count; k++) {
+            const Piece *piece = &batch[k];
+            const unsigned char *skeleton = skeletons + piece->skeleton_start;
+            const size_t length = piece->skeleton_length;
+            if (variants->count && !found->flags[piece->line]) {
+                if (byteset_contains(variants, skeleton, length, piece->skeleton_hash)) {
+                    found->flags[piece->line] = 1;
+                }
+                else if (piece->spelled_apart && byteset_contains(variants, piece->letter, piece->letter_length,
+                                                                  piece->letter_hash)) {
+                    found->flags[piece->line] = 1;
+                    if (byteset_add(&found->spelled, skeleton, length, piece->skeleton_hash) < 0) {
+                        return -1;
+                    }
+                }
+            }
+            if (anchored && length && near_a_label(self, skeleton, (Py_ssize_t)length)
+                && add_near(found, piece->line, piece->skeleton_start, length) < 0) {
+                return -1;
+            }
+        }
+    } while (count == BATCH);
+    if (found->spelled.count) {
+        /* Every line with one of those skeletons, as the Python automaton of the variants found has it. */
+        pieces = pieces_of(letters, letters_length, skeletons, skeletons_length);
+        while (next_piece(&pieces)) {
+            const unsigned char *skeleton = skeletons + pieces.skeleton_start;
+            const size_t length = pieces.skeleton_length;
+            if (!found->flags[pieces.line]
+                && byteset_contains(&found->spelled, skeleton, length, hash_bytes(skeleton, length))) {
+                found->flags[pieces.line] = 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* (joined, lines, near): see the module's comment. */
+static PyObject *
+found_as_python(const Found *found, size_t lines, const unsigned char *skeletons, size_t skeletons_length,
+                unsigned char *scratch)
+{
+    size_t joined_length = 0;
+    for (size_t i = 0; i < skeletons_length; i++) {
+        scratch[joined_length] = skeletons[i];
+        joined_length += skeletons[i] != SEPARATOR;
+    }
+    PyObject *joined = PyUnicode_DecodeASCII((const char *)scratch, (Py_ssize_t)joined_length, NULL);
+    PyObject *flagged = PySet_New(NULL);
+    PyObject *near = PyList_New((Py_ssize_t)found->near_count);
+    if (!joined || !flagged || !near) {
+        goto failed;
+    }
+    for (size_t line = 0; line < lines; line++) {
+        if (found->flags[line]) {
+            PyObject *number = PyLong_FromSize_t(line);
+            const int added = number ? PySet_Add(flagged, number) : -1;
+            Py_XDECREF(number);
+            if (added < 0) {
+                goto failed;
+            }
+        }
+    }
+    for (size_t k = 0; k < found->near_count; k++) {
+        const Near *piece = &found->near[k];
+        PyObject *pair = Py_BuildValue("(ns#)", piece->line, (const char *)skeletons + piece->start,
+                                       (Py_ssize_t)piece->length);
+        if (!pair || PyList_SetItem(near, (Py_ssize_t)k, pair) < 0) {
+            goto failed;
+        }
+    }
+    PyObject *result = PyTuple_Pack(3, joined, flagged, near);
+    Py_DECREF(joined);
+    Py_DECREF(flagged);
+    Py_DECREF(near);
+    return result;
+failed:
+    Py_XDECREF(joined);
+    Py_XDECREF(flagged);
+    Py_XDECREF(near);
+    return NULL;
+}
+
+static PyObject *
+Scanner_scan(PyObject *object, PyObject *chunk)
+{
+    Scanner *self = (Scanner *)object;
+    Py_buffer view;
+    if (PyObject_GetBuffer(chunk, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    const unsigned char *text = view.buf;
+    const size_t length = (size_t)view.len;
+    size_t lines = 1;
+    unsigned char high = 0;
+    for (size_t i = 0; i < length; i++) {
+        lines += text[i] == LINE_END;
+        high |= text[i];
+    }
+    PyObject *result = NULL;
+    Found found = {0};
+    unsigned char *letters = PyMem_Malloc(length + 1);
+    unsigned char *skeletons = PyMem_Malloc(length + 1);
+    found.flags = PyMem_Calloc(lines, 1);
+    if (high & 0x80) {
+        PyErr_SetString(PyExc_ValueError, "the chunk is ASCII");
+    }
+    else if (!letters || !skeletons || !found.flags) {
+        PyErr_NoMemory();
+    }
+    else if (byteset_init(&found.spelled, 0) == 0) {
+        const size_t letters_length = fold_lines(self, text, length, letters);
+        const size_t skeletons_length = merge_pairs(self, letters, letters_length, skeletons);
+        if (scan_pieces(self, letters, letters_length, skeletons, skeletons_length, &found) == 0) {
+            result = found_as_python(&found, lines, skeletons, skeletons_length, letters);
+        }
+    }
+    byteset_free(&found.spelled);
+    PyMem_Free(found.flags);
+    PyMem_Free(found.near);
+    PyMem_Free(letters);
+    PyMem_Free(skeletons);
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyMethodDef Scanner_methods[] = {
+    {"scan", Scanner_scan, METH_O,
+     "scan(chunk: bytes) -> (joined: str, lines: set[int], near: list[tuple[int, str]])\n\n"
+     "A chunk of domains (lower-case ASCII, one a line) folded as the bulk filter reads it, its\n"
+     "separators dropped; the lines holding a one-typo variant; (line, skeleton) of each piece within\n"
+     "two typos of a label."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Scanner_slots[] = {
+    {Py_tp_new, Scanner_new},
+    {Py_tp_dealloc, Scanner_dealloc},
+    {Py_tp_methods, Scanner_methods},
+    {Py_tp_doc,
+     "PieceScanner(variants, anchors, skeletons, pairs, fold)\n\n"
+     "variants: the matcher's one-typo table keys (str); anchors: (anchor, labels) tuples, each anchor\n"
+     "'|start' or 'end|', labels.numbers the label numbers it stands for; skeletons: each label's\n"
+     "skeleton, by number; pairs: the skeleton pairs, (two letters, the letter they read as); fold:\n"
+     "the 256-byte table that folds a chunk, separators to '|'."},
+    {0, NULL},
+};
+
+static PyType_Spec Scanner_spec = {
+    .name = "brandcrawl.matching._bulkscan.PieceScanner",
+    .basicsize = sizeof(Scanner),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Scanner_slots,
+};
+
+static int
+bulkscan_exec(PyObject *module)
+{
+    PyObject *type = PyType_FromModuleAndSpec(module, &Scanner_spec, NULL);
+    if (!type) {
+        return -1;
+    }
+    const int added = PyModule_AddObjectRef(module, "PieceScanner", type);
+    Py_DECREF(type);
+    return added;
+}
+
+static PyModuleDef_Slot bulkscan_slots[] = {
+    {Py_mod_exec, bulkscan_exec},
+    {0, NULL},
+};
+
+static struct PyModuleDef bulkscan_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "brandcrawl.matching._bulkscan",
+    .m_doc = "The bulk filter's per-piece work in C: see brandcrawl/matching/bulk.py.",
+    .m_size = 0,
+    .m_slots = bulkscan_slots,
+};
+
+PyMODINIT_FUNC
+PyInit__bulkscan(void)
+{
+    return PyModuleDef_Init(&bulkscan_module);
+}

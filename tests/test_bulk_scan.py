@@ -1,0 +1,440 @@
+"""The bulk filter's per-piece work in C (brandcrawl/matching/_bulkscan.c) finds what the Python
+reference (bulk.PythonPieces) finds: the same candidate lines, the same matches, on generated feeds
+and on hostile lines; the two-typo rule's edge cases; the extension's errors, references and memory;
+and a machine without a compiler still builds the package."""
+
+from __future__ import annotations
+
+import gc
+import random
+import subprocess
+import sys
+import tarfile
+import tracemalloc
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+import pytest
+
+from brandcrawl.config import Brand
+from brandcrawl.matching import BrandMatcher, bulk
+from brandcrawl.matching.text import SKELETON_PAIRS
+from tests.scrapyd_nodes import project_copy
+
+needs_c = pytest.mark.skipif(
+    not bulk.COMPILED,
+    reason="brandcrawl.matching._bulkscan is not built (no C compiler at install): only the Python path runs",
+)
+BOTH = [pytest.param(True, id="C", marks=needs_c), pytest.param(False, id="Python")]
+
+BRANDS = [
+    Brand("Gallimard", aliases=("Éditions Gallimard",)),
+    Brand("Decathlon"),
+    Brand("Michelin"),
+    Brand("Carrefour"),
+    Brand("Bernardaud"),  # rn: its skeleton is "bemardaud"
+    Brand("Wimbledon"),  # w and m: the two-typo slack widens
+    Brand("Vivienne Westwood"),
+    Brand("Lacoste"),
+    Brand("Deezer"),
+    Brand("BNP Paribas", aliases=("BNP",)),
+    Brand("Kaжdyiden"),  # a letter with no Latin reading: never one of the (ASCII) text's
+    Brand("Apple", common_word=True),
+    Brand("Orange", common_word=True),
+    # Labels sharing anchors: the same start, lengths around each other's.
+    Brand("Valorinex"),
+    Brand("Valorinexa"),
+    Brand("Valoriplex"),
+]
+MATCHER = BrandMatcher(BRANDS)
+WORDS = "shop store online best the my new paris france achat vente 2024 tv ren vvv rnrn mmm".split()
+TLDS = ["com", "fr", "net", "co.uk", "shop", "de"]
+
+
+def filters(matcher: BrandMatcher) -> dict[bool, bulk.BulkFilter]:
+    """The C (True) and Python (False) bulk filters of ``matcher``, from its tables, as match_many
+    builds its own."""
+    skeletons = [lab.skeleton for lab in matcher._labels]
+    return {
+        compiled: bulk.BulkFilter(skeletons, matcher._one_typo.keys(), matcher._anchors, compiled=compiled)
+        for compiled in (True, False)
+        if compiled is False or bulk.COMPILED
+    }
+
+
+def typo(rng: random.Random, word: str) -> str:
+    """``word`` with one edit of the kinds squatters use (a letter changed, dropped, added or
+    swapped, a look-alike pair or digit)."""
+    if not word:
+        return rng.choice("abm")
+    i = rng.randrange(len(word))
+    kind = rng.randrange(8)
+    if kind == 0:
+        return word[:i] + rng.choice("abcdefghijklmnopqrstuvwxyz") + word[i + 1 :]
+    if kind == 1:
+        return word[:i] + word[i + 1 :]
+    if kind == 2:
+        return word[:i] + rng.choice("aeilmnorstuvw") + word[i:]
+    if kind == 3 and i + 1 < len(word):
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+    look_alikes = {
+        "m": "rn",
+        "rn": "m",
+        "w": "vv",
+        "vv": "w",
+        "l": "1",
+        "i": "l",
+        "o": "0",
+        "e": "3",
+        "g": "q",
+    }
+    found = [(key, value) for key, value in look_alikes.items() if key in word]
+    if found:
+        key, value = rng.choice(found)
+        return word.replace(key, value, 1)
+    return word + rng.choice("sxz")
+
+
+def feed(count: int, seed: int) -> list[str]:
+    """Drop-list-style domains: ordinary words, random letters and the watched brands with up to
+    three edits, affixes, separators and look-alikes."""
+    rng = random.Random(seed)
+    labels = [lab.text for lab in MATCHER._labels]
+    domains = []
+    for _ in range(count):
+        roll = rng.random()
+        if roll < 0.4:
+            label = rng.choice(labels)
+            for _ in range(rng.choice((0, 1, 1, 2, 2, 3))):
+                label = typo(rng, label)
+            parts = [label, *rng.sample(WORDS, rng.randrange(3))]
+            rng.shuffle(parts)
+        elif roll < 0.8:
+            parts = rng.sample(WORDS, rng.randint(1, 3))
+        else:
+            parts = ["".join(rng.choice("abcdeilmnorstuvwxyz0123456789") for _ in range(rng.randint(1, 20)))]
+        domains.append(rng.choice(["", "-", "_", "."]).join(parts) + "." + rng.choice(TLDS))
+    return domains
+
+
+HOSTILE = [
+    "",
+    "-",
+    "---",
+    "-_-.com",
+    "a--b.com",
+    "gallimard--shop.fr",
+    "_gallimrd_.fr",
+    "-decathlno-.com",
+    "g" * 300 + ".com",
+    "gallimard" + "x" * 291 + ".com",
+    "decat" + "m" * 300 + ".com",  # a slack wider than any label
+    "w" * 5000,
+    "decathlon" * 40 + ".net",
+    "mmmmmmmm.com",
+    "rnrnrnrnrn.fr",
+    "vvvvvvvvv.de",
+    "bernardaud.fr",
+    "bemardaud.fr",
+    "bernadraud.com",
+    "vivienne-westwood.com",
+    "viviennevvestwood.com",
+    "kaxdyiden.com",
+    "kaжdyiden.com",  # non-ASCII: matched outside the bulk fold
+    "gаllimard.fr",  # Cyrillic а
+    "xn--gllimard-16g.com",
+    "GALLIMARD.FR",
+    "..gallimard",
+    ".gallimard.fr",
+    "gallimard.",
+    "http://gallimrd.com/x",
+    "gallimrd com",
+    "valorinexx.com",
+    "valoriplexa.com",
+    "valorinecs.com",
+    "1234567.com",
+    "d3c4thl0n.fr",
+    "a.b.c.d.e",
+    "com",
+    ".",
+]
+
+
+@needs_c
+@pytest.mark.parametrize(("count", "seed"), [(3000, 1), (3000, 2), (500, 3)])
+def test_the_c_and_python_paths_pick_the_same_lines(count: int, seed: int) -> None:
+    domains = feed(count, seed)
+    found = {compiled: bulk_filter.candidates(domains) for compiled, bulk_filter in filters(MATCHER).items()}
+    assert found[True] == found[False]
+    assert len(found[True]) > count // 10  # the feed plants enough to compare
+
+
+@needs_c
+def test_hostile_lines_pick_the_same_lines() -> None:
+    both = filters(MATCHER)
+    assert both[True].candidates(HOSTILE) == both[False].candidates(HOSTILE)
+    for line in HOSTILE:
+        assert both[True].candidates([line]) == both[False].candidates([line]), line
+
+
+@needs_c
+def test_long_variants_and_many_pieces_spelled_apart() -> None:
+    """Variants of 300 letters (the C set stores a long length), and more pieces whose letters, not
+    their skeleton, are a variant than the scan's set of them first has room for: each letter before
+    an n written r ("rnbncn…"), which the skeleton reads as m."""
+    names = ["Anbncndnenfngnhn", "Jnknlnonpnsntnun", "K" + "a" * 299]
+    matcher = BrandMatcher.from_names(names)
+    spelled_apart = [
+        name[:i] + "r" + name[i + 1 :] for name in map(str.lower, names[:2]) for i in range(0, 16, 2)
+    ]
+    pieces = [*spelled_apart, "k" + "a" * 298, "shop"]  # already folded
+    one_typo = {
+        compiled: f._pieces.scan("\n".join(pieces).encode())[1] for compiled, f in filters(matcher).items()
+    }
+    assert one_typo[True] == one_typo[False] == set(range(len(pieces) - 1))
+    domains = [f"{piece}.com" for piece in pieces]
+    found = {compiled: f.candidates(domains) for compiled, f in filters(matcher).items()}
+    assert found[True] == found[False] == list(range(len(domains) - 1))
+    assert [i for i, _ in matcher.match_many(domains, "domain")] == found[True]
+
+
+@pytest.mark.parametrize("compiled", BOTH)
+def test_match_many_gives_the_answers_of_matching_one_by_one(
+    compiled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "COMPILED", compiled)
+    matcher = BrandMatcher(BRANDS)  # its bulk filter is built on the first match_many, by COMPILED
+    domains = feed(2000, 4) + HOSTILE
+    bulk_matches = list(matcher.match_many(domains, "domain"))
+    one_by_one = [(i, matches) for i, d in enumerate(domains) if (matches := matcher.match(d, "domain"))]
+    assert bulk_matches == one_by_one
+    assert len(one_by_one) > 300
+
+
+@needs_c
+@pytest.mark.parametrize(
+    "letters",
+    [
+        b"",
+        b"\n",
+        b"\n\n\n",
+        b"|",
+        b"|||\n|\n||",
+        b"decathlon|\n|decahtlon",
+        b"a" * 300,
+        b"m" * 300 + b"\n" + b"decatm" + b"m" * 20,
+        b"gallimard" * 50,
+        b"rnrnrn|vvvv|rnvv\nvvrn",
+        b"bernardaud|bemardaud|bernadraud\nbemadraud",
+        b"valorlnexx|valorlnexa|valorlplex|valorlpexa",
+        b"kaxdylden|kadylden",
+        b"2026|6|22",
+        b"a.b.c\nabc.\n.\nnodot\n.com\n..\nx..y\n",
+        b"gallimrd.co.uk\ndecathlno.fr.\n.decathlno\ngallimrd.\ngallimrd",
+        b"-.-\n_._\n.-_\n...\n",
+        b"d3cathl0n.c0m\n7ga11imard-2024.net\nbernardaud_shop.ac.uk",
+    ],
+)
+def test_scans_of_raw_chunks_agree(letters: bytes) -> None:
+    """``scan`` itself, on chunks the bulk filter would never hand it too."""
+    c, python = (f._pieces for f in filters(MATCHER).values())
+    c_joined, c_lines, c_near = c.scan(letters)
+    python_joined, python_lines, python_near = python.scan(letters)
+    assert (c_joined, c_lines) == (python_joined, python_lines)
+    # Python reports a piece once per anchor it holds, C once: the consumer reads them as sets.
+    assert set(c_near) == set(python_near)
+
+
+@needs_c
+def test_random_words_near_the_labels_are_measured_alike() -> None:
+    """Thousands of words a few edits from the labels, m/w-heavy ones included: the banded OSA in C
+    decides as rapidfuzz's does."""
+    rng = random.Random(5)
+    skeletons = [lab.skeleton for lab in MATCHER._labels if lab.edits == 2]
+    words = []
+    for _ in range(6000):
+        word = rng.choice(skeletons)
+        for _ in range(rng.randint(1, 5)):
+            word = typo(rng, word)
+        words.append(word)
+    letters = "\n".join(w for w in words if w.isascii()).encode("ascii").translate(bulk._FOLD)
+    c, python = (f._pieces for f in filters(MATCHER).values())
+    c_joined, c_lines, c_near = c.scan(letters)
+    python_joined, python_lines, python_near = python.scan(letters)
+    assert (c_joined, c_lines, set(c_near)) == (python_joined, python_lines, set(python_near))
+    assert 1000 < len(set(c_near)) < 5500  # some near, some not
+
+
+@needs_c
+def test_a_label_letter_outside_ascii_equals_no_letter_of_the_text() -> None:
+    """Kaжdyiden's ж, put in place of each letter and digit (but m and w, which widen the bound),
+    with two more edits: three in all, past the bound, whatever stands for ж in C."""
+    words = [f"ka{char}dyldxx" for char in "abcdefghjklnoprstuvxyz0123456789"]
+    c, python = (f._pieces for f in filters(MATCHER).values())
+    letters = "\n".join(words).encode("ascii")
+    assert c.scan(letters)[1:] == python.scan(letters)[1:] == (set(), [])
+    assert {word for _, word in c.scan(b"kandyldxx-kandyldex")[2]} == {"kandyldex"}  # two edits: near
+
+
+def two_typo_scanner(compiled: bool, skeleton: str) -> Any:
+    """The per-piece scanner of one label allowed two typos, with no one-typo table."""
+    from brandcrawl.matching.matcher import _one_edit
+
+    anchors = ahocorasick.Automaton()
+    for anchor in bulk.two_typo_anchors(skeleton, _one_edit):
+        anchors.add_word(anchor, bulk.AnchoredLabels((0,), (len(skeleton),)))
+    anchors.make_automaton()
+    bulk_filter = bulk.BulkFilter([skeleton], {}.keys(), anchors, compiled=compiled)
+    return bulk_filter._pieces
+
+
+@pytest.mark.parametrize("compiled", BOTH)
+@pytest.mark.parametrize(
+    ("word", "near"),
+    [
+        ("decathlon", True),  # the label itself
+        ("decahtlon", True),  # a transposition is one edit
+        ("edcathlno", True),  # two transpositions, the middle part untouched
+        ("edcahtlon", False),  # a transposition across two parts plus one more: every anchor broken
+        ("dxcatxlon", True),  # the first part one edit away, then the middle one
+        ("xxcathlon", True),  # the last part untouched
+        ("xxxathlon", False),  # three edits
+        ("decathxxx", False),  # three edits, no m or w
+        ("decathmmm", True),  # three m: each may be an rn, so the bound widens by six
+        ("decathwww", True),  # w as vv: the same
+        ("decathlonxx", True),  # two letters longer: at the bound
+        ("decathlonxxx", False),  # three longer: past it
+        ("decathl", True),  # two shorter: at the bound
+        ("decath", False),  # three shorter: past it
+        ("deca", False),  # the anchor alone
+        ("decathlonm", True),
+    ],
+)
+def test_the_two_typo_rule(compiled: bool, word: str, near: bool) -> None:
+    scanner = two_typo_scanner(compiled, "decathlon")
+    _joined, lines, found = scanner.scan(f"shop-{word}.com\nother.fr".encode())
+    assert lines == set()
+    assert ((0, word) in found) is near
+    assert all(line == 0 for line, _ in found)
+
+
+LABEL = bulk.AnchoredLabels((0,), (3,))
+
+
+@needs_c
+@pytest.mark.parametrize(
+    ("wrong", "error", "message"),
+    [
+        ({"variants": [1]}, TypeError, "one-typo variants are str"),
+        ({"anchors": [("|abc", LABEL)], "skeletons": []}, ValueError, "label number 0: there are 0 labels"),
+        ({"anchors": [("abc", LABEL)]}, ValueError, "'abc' is not tied to one word boundary"),
+        ({"anchors": [("|abc|", LABEL)]}, ValueError, "not tied"),
+        ({"anchors": [("|a|c", LABEL)]}, ValueError, "not tied"),
+        ({"anchors": [("|", LABEL)]}, ValueError, "not tied"),
+        ({"anchors": [("|abc", LABEL), ("|abc", LABEL)]}, ValueError, "the same two-typo anchor twice"),
+        ({"anchors": [["|abc", LABEL]]}, TypeError, "anchors are .str, labels. tuples"),
+        ({"anchors": [("|abc", (0,))]}, AttributeError, "numbers"),
+        ({"skeletons": [3]}, TypeError, "skeletons are str"),
+        ({"pairs": [("rn", "mm")]}, ValueError, "skeleton pairs"),
+        ({"pairs": [("r", "m")]}, ValueError, "skeleton pairs"),
+        ({"pairs": 3}, TypeError, "not iterable"),
+        ({"fold": bulk._FOLD[:255]}, ValueError, "the fold table has 256 bytes"),
+        ({"fold": "x" * 256}, TypeError, "bytes-like"),
+    ],
+)
+def test_the_scanner_refuses_tables_it_cannot_read(wrong: dict, error: type, message: str) -> None:
+    from brandcrawl.matching._bulkscan import PieceScanner
+
+    arguments = {
+        "variants": [],
+        "anchors": [],
+        "skeletons": ["abc"],
+        "pairs": SKELETON_PAIRS,
+        "fold": bulk._FOLD,
+    }
+    with pytest.raises(error, match=message):
+        PieceScanner(**{**arguments, **wrong})
+
+
+@needs_c
+def test_the_scanner_reads_ascii_bytes_only() -> None:
+    scanner = filters(MATCHER)[True]._pieces
+    with pytest.raises(ValueError, match="ASCII"):
+        scanner.scan("gallimård.fr".encode())
+    with pytest.raises(TypeError):
+        scanner.scan("gallimard")
+    assert scanner.scan(b"gallimrd.fr") == scanner.scan(bytearray(b"gallimrd.fr"))
+    assert scanner.scan(b"gallimrd.fr") == ("galllmrd", {0}, [(0, "galllmrd")])  # an "a" dropped
+
+
+@needs_c
+def test_the_scanner_holds_no_reference_and_leaks_nothing() -> None:
+    from brandcrawl.matching._bulkscan import PieceScanner
+
+    shared = bulk.AnchoredLabels((0, 1), (7, 9))
+    anchors = [("|valor", shared), ("|valorl", shared), ("nex|", bulk.AnchoredLabels((1,), (9,)))]
+    skeletons = ["valorlx", "valorlnex"]
+    variants = {"valorlxx": (0,), "valorlnexx": (1,)}
+    chunk = "\n".join(d for d in feed(3000, 6) if d.isascii()).encode("ascii")
+    before = sys.getrefcount(shared), sys.getrefcount(skeletons[0])
+    scanner = PieceScanner(variants.keys(), anchors, skeletons, SKELETON_PAIRS, bulk._FOLD)
+    scanner.scan(chunk)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(20):
+            PieceScanner(variants.keys(), anchors, skeletons, SKELETON_PAIRS, bulk._FOLD).scan(chunk)
+        for _ in range(20):
+            scanner.scan(chunk)
+        del scanner
+        gc.collect()
+        assert tracemalloc.get_traced_memory()[0] - start < 4096
+    finally:
+        tracemalloc.stop()
+    assert (sys.getrefcount(shared), sys.getrefcount(skeletons[0])) == before
+
+
+def test_a_built_extension_is_the_one_used() -> None:
+    """An extension built next to bulk.py that does not import (a broken build) would quietly leave
+    the filter in Python."""
+    built = sorted(Path(bulk.__file__).parent.glob("_bulkscan.*"))
+    if not [path for path in built if path.suffix in (".so", ".pyd")]:
+        pytest.skip("brandcrawl.matching._bulkscan is not built")
+    assert bulk.COMPILED
+    assert type(bulk.BulkFilter([], {}.keys(), ahocorasick.Automaton())._pieces).__name__ == "PieceScanner"
+
+
+def test_without_a_compiler_the_package_still_builds(tmp_path: Path) -> None:
+    """The extension is optional: a failed compile leaves it out of the wheel, which carries its
+    source, as the sdist does."""
+    project = project_copy(tmp_path)
+    for built in (project / "brandcrawl" / "matching").glob("_bulkscan*"):
+        if built.suffix != ".c":
+            built.unlink()  # the checkout's own build, copied with it
+    out = tmp_path / "dist"
+    for hook in ("build_wheel", "build_sdist"):
+        # setuptools' PEP 517 hooks, one process each as pip runs them; CC=false: every compile fails.
+        code = f"import sys, setuptools.build_meta as b; b.{hook}(sys.argv[1])"
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(out)],
+            cwd=project,
+            env={"PATH": "/usr/bin:/bin", "CC": "false", "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        if hook == "build_wheel":
+            assert 'building extension "brandcrawl.matching._bulkscan" failed' in done.stderr
+    [wheel_path] = out.glob("*.whl")
+    with zipfile.ZipFile(wheel_path) as wheel:
+        inside = wheel.namelist()
+    assert "brandcrawl/matching/_bulkscan.c" in inside
+    assert not [name for name in inside if "_bulkscan" in name and not name.endswith(".c")]
+    [sdist_path] = out.glob("*.tar.gz")
+    with tarfile.open(sdist_path) as sdist:
+        assert "brandcrawl-0.1.0/brandcrawl/matching/_bulkscan.c" in sdist.getnames()
