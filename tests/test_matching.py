@@ -10,6 +10,7 @@ import pytest
 
 from brandcrawl.config import Brand, OfficialHandle
 from brandcrawl.matching import BrandMatcher, candidates, label, text, words
+from brandcrawl.matching import matcher as matcher_module
 
 MATCHER = BrandMatcher(
     [
@@ -282,6 +283,25 @@ def test_match_many_yields_only_the_hits_with_their_index() -> None:
         (1, ["Gallimard"]),
         (3, ["Gallimard"]),
     ]
+
+
+def test_a_hit_of_the_bulk_path_is_answered_again_without_matching(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The match pipeline asks again about each feed hit: the answer is the one match_many gave."""
+    matcher = BrandMatcher.from_names(["gallimard"])
+    monkeypatch.setattr(matcher_module, "RECENT_HITS", 2)
+    domains = ["gallimrd.com", "example.org", "galimard.fr", "gallimard-shop.net"]
+    bulk = dict(matcher.match_many(domains, "domain"))
+
+    def no_more_matching(*_: object) -> None:
+        raise AssertionError("matched again")
+
+    monkeypatch.setattr(matcher, "_occurrences", no_more_matching)
+    assert matcher.match("galimard.fr", "domain") == bulk[2]
+    assert matcher.match("gallimard-shop.net", "domain") == bulk[3]
+    with pytest.raises(AssertionError, match="matched again"):
+        matcher.match("gallimrd.com", "domain")  # the oldest of three, forgotten
+    with pytest.raises(AssertionError, match="matched again"):
+        matcher.match("galimard.fr", "title")  # remembered as a domain only
 
 
 def test_the_match_command_streams_stdin(tmp_path) -> None:

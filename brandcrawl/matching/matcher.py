@@ -25,6 +25,9 @@ PLURALS = frozenset({"s", "es", "x"})
 # Typos only for labels long enough that one changed letter still reads as the brand.
 MIN_TYPO_LENGTH = 3
 BULK_CHUNK = 50_000
+# Domains the bulk path found to hit, kept with their matches: a feed's hit is asked about again,
+# one by one, by the match pipeline of the same crawl a moment later.
+RECENT_HITS = 4_096
 MAX_CANDIDATE = 1_000
 MAX_WORD = 63  # the longest DNS label
 TWO_TYPOS_LENGTH = 8
@@ -129,6 +132,7 @@ class BrandMatcher:
         if self._labels:
             self._exact.make_automaton()
         self._bulk: BulkFilter | None = None  # built on the first bulk call
+        self._recent_hits: dict[str, list[Match]] = {}
         # One typo: every one-edit variant of each label, looked up whole. Two typos: anchors of the
         # label that any word two edits away holds, found by an automaton, then an edit distance.
         self._one_typo: dict[str, tuple[int, ...]] = {}
@@ -177,6 +181,8 @@ class BrandMatcher:
         ``platform:name``) or a listing title. The best match per brand, strongest first."""
         if kind not in REGIONS:
             raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        if kind == "domain" and (known := self._recent_hits.get(candidate)) is not None:
+            return list(known)
         # Listings are short; a page of text is read only up to here (spans stay valid).
         candidate = candidate[:MAX_CANDIDATE]
         region = REGIONS[kind](candidate)
@@ -215,8 +221,14 @@ class BrandMatcher:
         for chunk in _chunks(candidates, BULK_CHUNK):
             for position in self._bulk.candidates(chunk):
                 if matches := self.match(chunk[position], kind):
+                    self._remember(chunk[position], matches)
                     yield offset + position, matches
             offset += len(chunk)
+
+    def _remember(self, domain: str, matches: list[Match]) -> None:
+        if len(self._recent_hits) >= RECENT_HITS:
+            del self._recent_hits[next(iter(self._recent_hits))]  # the oldest
+        self._recent_hits[domain] = list(matches)
 
     def excluded_brands(self, text: str) -> set[str]:
         """The brands one of whose exclusion phrases ``text`` contains."""
