@@ -1,6 +1,7 @@
 """Storage on a real database (SQLite, or PostgreSQL: see tests/with-postgres): schema by migration,
 upserts without duplicates, history of changes, values every backend can store, writers taking turns."""
 
+import re
 import subprocess
 import sys
 import threading
@@ -8,6 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from brandcrawl.config import load_watch
 from brandcrawl.digest import write_digest
@@ -140,6 +143,150 @@ def test_batches_larger_than_a_chunk_and_duplicates_within_a_batch(store: Store)
         assert (seven.price, seven.site) == (Decimal("1500.00"), "ebay.fr")
 
 
+def handle_listing(listing_id: str, seen_at: datetime = NOW, **changes: Any) -> Listing:
+    """A listing selling its own handle, so that listings share an asset only where a test says."""
+    return listing(listing_id, seen_at=seen_at, **{"asset": f"x:gallimard_{listing_id}", **changes})
+
+
+def test_a_mixed_batch_records_each_change_once(store: Store) -> None:
+    """New, changed, unchanged and relisted listings in one batch bigger than the pipeline's, each
+    following the rules of what a re-seen listing keeps."""
+    store.save_listings(
+        [
+            handle_listing(name)
+            for name in ("same", "repriced", "drifted", "sold", "unread-price", "unsaid-status")
+        ]
+        + [
+            handle_listing("other-site", site="ebay.fr", url="https://www.ebay.fr/itm/9"),
+            handle_listing("ended", asset="x:relisted", status="ended"),
+            handle_listing("gone", asset="x:relisted_unsaid", status="gone"),
+            handle_listing("ended-again", asset="x:ended_again", status="ended"),
+        ],
+        NOW,
+    )
+    later = NOW + timedelta(hours=6)
+    batch = [
+        handle_listing("same", later),
+        handle_listing("repriced", later, price="1800.00"),
+        handle_listing("drifted", later, bid_count=18, end_time=NOW + timedelta(days=1, minutes=40)),
+        handle_listing("sold", later, status="sold"),
+        handle_listing("unread-price", later, price=None, currency=None),
+        handle_listing("unsaid-status", later, status=None),
+        handle_listing(
+            "other-site", later, site="ebay.com", url="https://www.ebay.com/itm/9", price="1620.00",
+            currency="USD", bid_count=19,
+        ),
+        handle_listing("relisted", later, asset="x:relisted"),
+        handle_listing("relisted-unsaid", later, asset="x:relisted_unsaid", status=None),
+        handle_listing("offered-ended", later, asset="x:ended_again", status="ended"),
+        handle_listing("repriced", later, price="9.00"),  # a second copy: the first one counts
+        *(handle_listing(f"new-{n}", later) for n in range(1200)),
+    ]  # fmt: skip
+    result = store.save_listings(batch, later)
+    assert result == SaveResult(listings=1210, new_listings=1203, new_hits=1203, changes=6)
+    with store.session() as session:
+        changes = set(
+            session.execute(
+                select(
+                    ListingRow.listing_id,
+                    ListingChange.field,
+                    ListingChange.old_value,
+                    ListingChange.new_value,
+                ).join(ListingRow, ListingRow.id == ListingChange.listing_pk)
+            ).all()
+        )
+        stored = {row.listing_id: row for row in session.scalars(select(ListingRow))}
+    assert changes == {
+        ("repriced", "price", "1500.00", "1800.00"),
+        ("drifted", "bid_count", "17", "18"),
+        ("sold", "status", "active", "sold"),
+        ("other-site", "bid_count", "17", "19"),
+        ("relisted", "status", "ended", "active"),
+        ("relisted-unsaid", "status", "gone", "active"),
+    }
+    unread, other_site = stored["unread-price"], stored["other-site"]
+    assert (unread.price, unread.currency) == (Decimal("1500.00"), "EUR")
+    assert (other_site.site, other_site.url, other_site.price, other_site.currency, other_site.bid_count) == (
+        "ebay.fr", "https://www.ebay.fr/itm/9", Decimal("1500.00"), "EUR", 19
+    )  # fmt: skip
+    assert stored["drifted"].end_time == NOW + timedelta(days=1, minutes=40), "stored as read, no change"
+    assert (stored["unsaid-status"].status, stored["relisted-unsaid"].status) == ("active", "active")
+
+
+@pytest.mark.parametrize(
+    ("first", "then", "recorded"),
+    [
+        ({"price": "1500"}, {"price": "1800.5"}, [("price", "1500.00", "1800.50")]),
+        ({"price": "0.10"}, {"price": "99999999.99"}, [("price", "0.10", "99999999.99")]),
+        ({"price": None}, {"price": "12"}, [("price", None, "12.00")]),
+        ({"currency": "EUR"}, {"currency": "USD"}, [("currency", "EUR", "USD")]),
+        ({"bid_count": 0}, {"bid_count": 2**31 - 1}, [("bid_count", "0", "2147483647")]),
+        ({"bid_count": 3}, {"bid_count": None}, [("bid_count", "3", None)]),
+        (
+            {"end_time": NOW + timedelta(days=1)},
+            {"end_time": NOW + timedelta(days=3, microseconds=123456)},
+            [("end_time", "2026-11-28T09:00:00+00:00", "2026-11-30T09:00:00.123456+00:00")],
+        ),
+        (
+            {"end_time": None},
+            {"end_time": datetime(2026, 12, 1, 23, 59, 59, 1, tzinfo=UTC)},
+            [("end_time", None, "2026-12-01T23:59:59.000001+00:00")],
+        ),
+        # An hour is a change; a microsecond less is the drift of a "1d 6h left" text.
+        (
+            {"end_time": NOW},
+            {"end_time": NOW + timedelta(hours=1)},
+            [("end_time", "2026-11-27T09:00:00+00:00", "2026-11-27T10:00:00+00:00")],
+        ),
+        ({"end_time": NOW}, {"end_time": NOW - timedelta(minutes=59, seconds=59, microseconds=999999)}, []),
+        ({"status": "active"}, {"status": "gone"}, [("status", "active", "gone")]),
+    ],
+    ids=[
+        "price", "price-cents", "price-first-read", "currency", "bids", "bids-unread", "end-time",
+        "end-time-first-read", "end-time-an-hour-later", "end-time-drift", "status",
+    ],
+)  # fmt: skip
+def test_a_change_is_recorded_as_the_digest_reads_it(
+    store: Store, first: dict[str, Any], then: dict[str, Any], recorded: list[tuple[str, str, str]]
+) -> None:
+    """Old and new values as text: plain decimals with their cents, whole numbers, ISO times in UTC."""
+    store.save_listings([gallimard_listing("1", NOW, **first)], NOW)
+    result = store.save_listings([gallimard_listing("1", NOW, **then)], NOW)
+    with store.session() as session:
+        changes = session.execute(
+            select(ListingChange.field, ListingChange.old_value, ListingChange.new_value).order_by(
+                ListingChange.id
+            )
+        ).all()
+    assert (changes, result.changes) == (recorded, len(recorded))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "tab\there, new line\nhere, carriage\rreturn",
+        "back\\slash \\N \\. \\\\ end\\",
+        "\\.",
+        "quotes ' \" and a comma, in ;a; row",
+        "Gallimard ÉDITIONS 伽利玛 🦉 \u200b\u00a0",
+        "x" * 1_000_000,
+    ],
+    ids=["control", "backslashes", "copy-end-marker", "quotes", "unicode", "a-megabyte"],
+)
+def test_text_is_stored_exactly_as_read(store: Store, text: str) -> None:
+    """What COPY's text format escapes (tabs, new lines, backslashes, "\\."), as written."""
+    details = {"note": text, "nested": {"list": [1, text[:20]]}}
+    hostile = listing(
+        "1", title=text, seller=text[:200], details=details, url=f"https://example.org/{text[:50]}"
+    )
+    assert store.save_listings([hostile, listing("2")], NOW).new_listings == 2
+    with store.session() as session:
+        row = session.scalars(select(ListingRow).where(ListingRow.listing_id == "1")).one()
+    assert (row.title, row.seller, row.details, row.url) == (
+        text, text[:200], details, f"https://example.org/{text[:50]}"
+    )  # fmt: skip
+
+
 def test_the_same_item_on_another_country_site_is_no_price_change(store: Store) -> None:
     store.save_listings([listing()], NOW)
     later = NOW + timedelta(hours=6)
@@ -162,15 +309,32 @@ def test_an_unreadable_price_keeps_the_known_one(store: Store) -> None:
         assert session.scalar(select(ListingRow.price)) == Decimal("1500.00")
 
 
-def test_a_failed_batch_leaves_stored_rows_untouched(store: Store) -> None:
+@pytest.mark.parametrize(
+    ("broken", "error"),
+    [
+        # No rule or explanation: the batch fails before it reaches the database.
+        ({"matches": [{"brand": "Gallimard"}]}, KeyError),
+        # Refused by the UTC column (SQLite), or by the loading of the staging table (COPY).
+        ({"end_time": datetime(2026, 11, 28, 9, 0)}, SQLAlchemyError),  # a naive time
+        ({"price": "cheap"}, SQLAlchemyError),  # not a number: fitting leaves it to the column
+    ],
+    ids=["match-without-rule", "naive-end-time", "price-not-a-number"],
+)
+def test_a_failed_batch_leaves_stored_rows_untouched(
+    store: Store, broken: dict[str, Any], error: type[Exception]
+) -> None:
+    """A database's refusal is a SQLAlchemyError, which the store pipeline counts and survives."""
     store.save_listings([listing()], NOW)
-    broken = listing(price="2000.00", seen_at=NOW)
-    broken.matches = [{"brand": "Gallimard"}]  # no rule or explanation: the write must fail whole
-    with pytest.raises(KeyError):
-        store.save_listings([broken], NOW)
+    hostile = listing(price="2000.00")
+    for name, value in broken.items():
+        setattr(hostile, name, value)
+    with pytest.raises(error):
+        store.save_listings([listing("2"), hostile], NOW)
     with store.session() as session:
         assert session.scalar(select(ListingRow.price)) == Decimal("1500.00")
         assert session.scalar(select(func.count()).select_from(ListingChange)) == 0
+    assert count(store, ListingRow) == 1
+    assert store.save_listings([listing("2")], NOW).new_listings == 1, "the next batch is written"
 
 
 @pytest.mark.sqlite_only(reason="SQLite alters a table by copying it; PostgreSQL alters it in place")
@@ -306,6 +470,70 @@ def test_a_crawl_run_with_a_long_finish_reason_is_recorded(store: Store) -> None
     assert (run.finish_reason, run.detail) == (reason[:63] + "…", "odd")
 
 
+@pytest.mark.parametrize(
+    "marketplaces",
+    [("ebay", "ebay"), ("sedo", "godaddy")],
+    ids=["the-same-listings", "the-same-assets-on-two-marketplaces"],
+)
+def test_writers_at_once_never_deadlock_nor_lose_an_update(
+    store: Store, db_url: str, marketplaces: tuple[str, str]
+) -> None:
+    """Two crawls writing at the same time, round after round, the same listings or listings of the
+    same new handles: every listing's price history is one unbroken chain ending at its stored price,
+    and every handle is stored once, linked from each of its listings."""
+    rounds, size = 6, 80
+
+    def crawl(writer: int) -> None:
+        own = Store(db_url)
+        try:
+            for round_ in range(rounds):
+                price = f"{100 + 10 * round_ + writer}"  # never the price another save wrote
+                batch = [
+                    listing(
+                        str(n), price, marketplace=marketplaces[writer], asset=f"x:gallimard_{round_}_{n}"
+                    )
+                    for n in range(size)
+                ]
+                own.save_listings(batch, NOW + timedelta(hours=round_))
+        finally:
+            own.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        for crawled in [pool.submit(crawl, writer) for writer in (0, 1)]:
+            crawled.result()
+    with store.session() as session:
+        changes = session.execute(
+            select(
+                ListingRow.marketplace,
+                ListingRow.listing_id,
+                ListingChange.old_value,
+                ListingChange.new_value,
+            )
+            .join(ListingRow, ListingRow.id == ListingChange.listing_pk)
+            .where(ListingChange.field == "price")
+            .order_by(ListingChange.id)
+        ).all()
+        prices = session.execute(
+            select(ListingRow.marketplace, ListingRow.listing_id, ListingRow.price)
+        ).all()
+        linked = session.execute(
+            select(ListingRow.asset, AssetRow.value).join(AssetRow, AssetRow.id == ListingRow.asset_pk)
+        ).all()
+    histories: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for marketplace, listing_id, old, new in changes:
+        histories.setdefault((marketplace, listing_id), []).append((old, new))
+    saves = 2 * rounds if marketplaces[0] == marketplaces[1] else rounds  # of each listing
+    for marketplace, listing_id, price in prices:
+        history = histories[marketplace, listing_id]
+        assert len(history) == saves - 1, (marketplace, listing_id, history)
+        assert all(before[1] == after[0] for before, after in pairwise(history)), history
+        assert history[-1][1] == str(price)
+    assert len(prices) == size * len(set(marketplaces))
+    assert count(store, AssetRow) == rounds * size
+    assert len(linked) == len(prices)
+    assert all(asset == value for asset, value in linked)
+
+
 def wait_for_a_lock_wait(store: Store) -> None:
     """Until a connection to the database waits for a lock another holds."""
     query = text(
@@ -369,6 +597,39 @@ def test_writers_of_one_marketplace_take_turns(
         assert session.scalar(select(ListingRow.status)) == status
     assert [(old, new) for field, old, new in changes if field == "price"] == prices
     assert [(old, new) for field, old, new in changes if field == "status"] == [("active", "sold")]
+
+
+@pytest.mark.postgres_only(
+    reason="COPY is PostgreSQL's; on SQLite the staging tables are filled by executemany"
+)
+def test_a_batch_reaches_postgresql_through_copy(db_url: str, tmp_path: Path) -> None:
+    """What the server answered, from libpq's own trace of the connection: it took the batch's
+    listings and matches as COPY data, and said how many rows each COPY brought."""
+    from psycopg.pq import Trace
+
+    writer = Store(db_url)  # on a migrated database: its first connection writes the batch
+    trace_path = tmp_path / "libpq.trace"
+    with trace_path.open("w") as trace:
+
+        @event.listens_for(writer.engine, "connect")
+        def traced(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.pgconn.trace(trace.fileno())
+            dbapi_connection.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+
+        try:
+            result = writer.save_listings([listing(str(n)) for n in range(700)], NOW)
+        finally:
+            writer.close()  # before the trace's file: libpq writes to it until then
+    said = trace_path.read_text(encoding="utf-8")
+    assert result.new_listings == 700
+    assert re.findall(r'Query\t "(COPY \w+)', said) == [
+        "COPY brandcrawl_staged_listings",
+        "COPY brandcrawl_staged_matches",
+    ]
+    assert "\tCopyInResponse\t" in said
+    assert "\tCopyData\t" in said
+    assert re.findall(r'CommandComplete\t "(COPY \d+)"', said) == ["COPY 700", "COPY 700"]
+    assert "INSERT INTO brandcrawl_staged" not in said
 
 
 @pytest.mark.postgres_only(reason="on SQLite the digest holds the one write lock: no crawl writes during it")
