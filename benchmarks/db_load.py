@@ -16,9 +16,9 @@ counts the store returned, and the database's size after.
 
 - SQLite: a file in a temporary folder.
 - PostgreSQL: ``--pg URL`` (an admin URL: a fresh database is created there for each store and
-  dropped after), else ``BRANDCRAWL_TEST_PG_URL``, else a throwaway server on 127.0.0.1 started as
-  tests/with-postgres starts one, but with PostgreSQL's default durability (fsync and synchronous
-  commits on), as a production server runs.
+  dropped after), else ``BRANDCRAWL_TEST_PG_URL``, else the run starts again under
+  tests/with-postgres (a throwaway server on 127.0.0.1) with ``WITH_POSTGRES_DURABLE=1``: PostgreSQL's
+  default durability (fsync and synchronous commits on), as a production server runs.
 - The row-by-row store is ``brandcrawl/storage/store.py`` as of ``--old-rev`` (``git show``), loaded
   beside the current one; ``--paths new`` leaves it out.
 
@@ -33,8 +33,6 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -225,56 +223,6 @@ def _run_child(arguments: list[str]) -> dict[str, Any]:
 # --- Databases ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _postgres_bindir() -> Path:
-    found = shutil.which("initdb")
-    if found is None:
-        # Debian installs the server outside PATH, one folder per major version: take the newest.
-        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
-        if not versions:
-            raise SystemExit("db_load: no initdb found; install PostgreSQL or give --pg URL")
-        found = str(versions[-1])
-    return Path(found).resolve().parent
-
-
-@contextmanager
-def throwaway_postgres() -> Iterator[str]:
-    """A PostgreSQL server on 127.0.0.1 in a temporary folder, as tests/with-postgres starts one
-    (as the postgres user when root), with the default durability; its admin URL."""
-    bindir = _postgres_bindir()
-    workdir = Path(tempfile.mkdtemp(prefix="brandcrawl-bench-pg."))
-    as_server: list[str] = []
-    if os.getuid() == 0:
-        shutil.chown(workdir, "postgres")
-        as_server = [shutil.which("runuser") or "/usr/sbin/runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    data = workdir / "data"
-    try:
-        subprocess.run(
-            [*as_server, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-             "-E", "UTF8", "--locale=C.UTF-8"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {workdir}"
-        subprocess.run(
-            [*as_server, str(bindir / "pg_ctl"), "-D", str(data), "-l", str(workdir / "server.log"), "-w",
-             "-o", options, "start"],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(
-            [*as_server, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
-            check=False, capture_output=True,
-        )  # fmt: skip
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 @contextmanager
 def fresh_database(backend: str, admin_url: str | None, name: str) -> Iterator[str]:
     """A new empty database's URL, removed after."""
@@ -351,6 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     if unknown := (set(backends) - set(BACKENDS)) | (set(paths) - set(PATHS)):
         parser.error(f"unknown backends or paths: {', '.join(sorted(unknown))}")
 
+    admin_url = args.pg or os.environ.get("BRANDCRAWL_TEST_PG_URL")
+    if "postgresql" in backends and admin_url is None:
+        # This same run on a throwaway server started as the tests start theirs, with PostgreSQL's
+        # default durability.
+        arguments = sys.argv[1:] if argv is None else argv
+        again = [str(ROOT / "tests" / "with-postgres"), sys.executable, __file__, *arguments]
+        return subprocess.run(again, env={**os.environ, "WITH_POSTGRES_DURABLE": "1"}, check=False).returncode
+
     from matcher_speed import brand_file, droplist  # the cached drop list and watch lists
 
     droplist_path, _ = droplist(max(args.rows, 1_000_000))  # its first names (one cached list)
@@ -368,8 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         "measured": {},
     }
     for backend in backends:
-        with _admin_url(backend, args.pg) as admin_url:
-            figures["measured"][backend] = {path: measure(backend, path, admin_url, common) for path in paths}
+        url = admin_url if backend == "postgresql" else None
+        figures["measured"][backend] = {path: measure(backend, path, url, common) for path in paths}
 
     print("\nTHE SAME RESULTS")
     for backend, by_path in figures["measured"].items():
@@ -398,18 +354,6 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(figures, indent=1), encoding="utf-8")
     print(f"\nfigures: {out}")
     return 0
-
-
-@contextmanager
-def _admin_url(backend: str, given: str | None) -> Iterator[str | None]:
-    """Where PostgreSQL databases are made: --pg, else BRANDCRAWL_TEST_PG_URL, else a throwaway server."""
-    if backend != "postgresql":
-        yield None
-    elif url := given or os.environ.get("BRANDCRAWL_TEST_PG_URL"):
-        yield url
-    else:
-        with throwaway_postgres() as url:
-            yield url
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Servers the tests run on 127.0.0.1: a free port to start one on, and an SMTP inbox (aiosmtpd)."""
+"""What the tests run beside them on 127.0.0.1: a free port to start a server on, an SMTP inbox
+(aiosmtpd), and processes started at once to race each other."""
 
 from __future__ import annotations
 
 import email
 import socket
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from email.message import Message
 from email.policy import default as default_policy
@@ -47,3 +49,12 @@ def smtp_inbox() -> Iterator[tuple[Inbox, int]]:
         yield handler, port
     finally:
         controller.stop()
+
+
+def race(commands: Sequence[Sequence[str]], timeout: float = 120) -> list[tuple[str, str, int]]:
+    """Start the commands at once and wait for them all: the (stdout, stderr, status) of each."""
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for command in commands
+    ]
+    return [(*process.communicate(timeout=timeout), process.returncode) for process in processes]

@@ -24,7 +24,7 @@ from brandcrawl.render import RenderedDigest
 from brandcrawl.storage import Store
 from brandcrawl.storage.models import DeliveredHit, Delivery
 from tests.conftest import gallimard_listing, record_crawl
-from tests.local import Inbox, free_port
+from tests.local import Inbox, free_port, race
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
 
@@ -418,16 +418,9 @@ def test_two_processes_delivering_at_once_send_each_recipient_one_mail(
     handler, port = inbox
     seed(store)
     watch = smtp_watch(tmp_path, port)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-c", RACER, str(watch), store.url, str(tmp_path / f"out{n}")],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for n in range(2)
-    ]
-    outcomes = [(*process.communicate(timeout=120), process.returncode) for process in processes]
+    outcomes = race(
+        [[sys.executable, "-c", RACER, str(watch), store.url, str(tmp_path / f"out{n}")] for n in range(2)]
+    )
     assert [status for _, _, status in outcomes] == [0, 0], outcomes
     said = sorted(line.split(":")[0] for out, _, _ in outcomes for line in out.splitlines())
     assert said == [

@@ -47,7 +47,7 @@ from spiders.namejet import NameJetSpider
 from spiders.swapd import SwapdSpider
 from tests.conftest import count, crawl, crawl_settings, rows
 from tests.databases import postgres_admin_url
-from tests.local import free_port, smtp_inbox
+from tests.local import free_port, race, smtp_inbox
 from tests.scrapyd_nodes import Scrapyd, deploy, deploy_egg, project_copy, scrapyd_node
 from tests.test_deploy import DEPLOY, brandcrawl_arguments, unit
 
@@ -464,16 +464,7 @@ def test_the_crawl_spread_over_two_nodes_stores_every_hit_once_and_mails_it_once
     with smtp_inbox() as (inbox, port):
         watch = mailing_watch(cluster.watch, port, tmp_path)
         digest = [sys.executable, "-m", "brandcrawl.cli", "digest", "--watch", str(watch), "--db", db_url]
-        racers = [
-            subprocess.Popen(
-                [*digest, "--out", str(tmp_path / f"node-{n}")],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for n in range(2)
-        ]
-        outcomes = [(*racer.communicate(timeout=120), racer.returncode) for racer in racers]
+        outcomes = race([[*digest, "--out", str(tmp_path / f"node-{n}")] for n in range(2)])
     assert [status for _, _, status in outcomes] == [0, 0], outcomes
     for recipient, brand in RECIPIENTS.items():
         [mail] = inbox.to(recipient)

@@ -11,7 +11,7 @@ import pickle
 import re
 import unicodedata
 from array import array
-from functools import cache, lru_cache
+from functools import cache
 from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
@@ -75,9 +75,12 @@ LONGEST_WORD = 24
 _DIGITS = re.compile(r"\d+")
 
 
-@lru_cache(maxsize=1 << 18)
+# Words that cost no more than the brand beside them: affixes, plural endings (numbers too).
+_FREE_WORDS = SHORT_AFFIXES | COMMERCE_AFFIXES | {"s", "es", "x"}
+
+
 def _word_cost(word: str) -> float:
-    if word.isdigit() or word in SHORT_AFFIXES or word in COMMERCE_AFFIXES or word in ("s", "es", "x"):
+    if word.isdigit() or word in _FREE_WORDS:
         return 1.0
     if len(word) < 3 or (value := zipf(word)) < KNOWN:
         return math.inf
@@ -129,17 +132,10 @@ def _dictionary() -> tuple[ahocorasick.Automaton, array]:
 
 def _build_dictionary() -> tuple[ahocorasick.Automaton, array]:
     automaton, costs = ahocorasick.Automaton(ahocorasick.STORE_INTS), array("d")
-    affixes = {*SHORT_AFFIXES, *COMMERCE_AFFIXES, "s", "es", "x"}
-    # _word_cost's prices, computed here without a call per word (262,000 words).
-    priced = [(word, 1.0) for word in affixes]
-    priced += [
-        (word, 1.0 + max(0.3, 7.0 - value))
-        for word, value in frequencies().items()
-        if 3 <= len(word) <= LONGEST_WORD and value >= KNOWN and word not in affixes and not word.isdigit()
-    ]
-    for word, cost in priced:
-        automaton.add_word(word, len(costs) << 5 | len(word))
-        costs.append(cost)
+    for word in _FREE_WORDS.union(frequencies()):
+        if len(word) <= LONGEST_WORD and not word.isdigit() and (cost := _word_cost(word)) != math.inf:
+            automaton.add_word(word, len(costs) << 5 | len(word))
+            costs.append(cost)
     automaton.make_automaton()
     return automaton, costs
 
