@@ -2,10 +2,10 @@
 
 A feed is downloaded through Scrapy (robots.txt, AutoThrottle, retries, the spider's
 ``feed_maxsize``), the big ones in parts (HTTP range requests) into a spool file, and read as a
-stream of rows: a zip member, CSV or text lines decoded as they
-are read, a JSON array through ijson. The rows' domains go through the matcher's bulk path a chunk at
-a time, and only the rows that carry a watched brand become listings; a million-row file is never
-held as a list of parsed rows.
+stream of rows: a zip member, CSV or text lines decoded as they are read, a JSON array a run of
+items at a time (``_json_array``). The rows' domains go through the matcher's bulk path a chunk at a
+time, and only the rows that carry a watched brand become listings; a million-row file is never held
+as a list of parsed rows.
 
 What cannot be read is recorded, never taken for "no hits": a challenge page is blocked; an HTML
 page where the file should be, a truncated zip, bad JSON or an undecodable byte is a parse error; a
@@ -42,13 +42,22 @@ from brandcrawl.items import Listing
 from brandcrawl.matching import BrandMatcher
 from brandcrawl.watch import watch_from_settings
 from spiders._base import PAGE_ERRORS, SearchSpider, Site
+from spiders._json_array import BrokenJSON, array_items
 
 # Rows matched at a time: the matcher's bulk path works on chunks of this order.
 CHUNK_ROWS = 20_000
 # Malformed rows logged per feed, as a sample.
 MALFORMED_SAMPLE = 5
 # What a broken file raises while it is read.
-FEED_ERRORS = (zipfile.BadZipFile, EOFError, ijson.JSONError, UnicodeDecodeError, csv.Error, OSError)
+FEED_ERRORS = (
+    zipfile.BadZipFile,
+    EOFError,
+    BrokenJSON,
+    ijson.JSONError,
+    UnicodeDecodeError,
+    csv.Error,
+    OSError,
+)
 # The part size of the files big enough to download in parts (see FeedSpider.feed_part_size).
 BIG_FILE_PART = 16 * 1024 * 1024
 CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
@@ -457,11 +466,11 @@ def csv_rows(stream: BinaryIO, encoding: str = "utf-8-sig", **options: Any) -> I
         yield from csv.DictReader(text, **options)
 
 
-def json_items(stream: BinaryIO, prefix: str) -> Iterable[Any]:
-    """The items of a JSON array at ``prefix`` ("item" for a top-level array, "data.item" under a key),
-    parsed as a stream; numbers come as Decimal."""
+def json_items(stream: BinaryIO, key: str | None) -> Iterable[Any]:
+    """The items of the JSON array at ``key`` of the top-level object (None: a top-level array), read
+    as a stream; numbers come as Decimal."""
     with without_bom(stream) as source:
-        yield from ijson.items(source, prefix)
+        yield from array_items(source, key)
 
 
 def without_bom(stream: BinaryIO) -> BinaryIO:

@@ -33,7 +33,7 @@ EXPIRING = Feed("all_expiring_auctions", "/all_expiring_auctions.json.zip", "auc
 CLOSEOUT = Feed("closeout_listings", "/closeout_listings.json.zip", "closeout")
 
 # The items sit in the document's "data" array, after its "meta" object.
-ITEMS = "data.item"
+ITEMS = "data"
 # A "Buy Now" item outside the closeouts is a fixed-price sale, whatever file lists it.
 BUY_NOW = "BuyNow"
 # The listing page when an item carries no link (GoDaddy's long-standing address, redirected to the

@@ -122,7 +122,7 @@ class ParkioSpider(FeedSpider):
         )
 
     def rows(self, response: Response, feed: Feed) -> Iterable[dict[str, Any]]:
-        return json_items(file_in(response), f"{_list_key(feed)}.item")
+        return json_items(file_in(response), _list_key(feed))
 
     def row_domain(self, row: dict[str, Any], feed: Feed) -> str:
         name = row["name"]

@@ -397,14 +397,16 @@ def test_plain_text_folds_the_same_on_the_fast_path(monkeypatch: pytest.MonkeyPa
 def test_plain_domains_read_the_same_on_the_fast_path() -> None:
     """Bare ASCII domains skip URL and punycode handling; their region must be what it gives."""
     rng = random.Random(11)
-    alphabet = "abcdefgilmnorwx019-."
+    alphabet = "abcdefgilmnorwx019-.ACGLMWX"
     samples = ["gallimard.fr", "www.gallimard.co.uk", "www.www.gallimard.com", "ww1.shop.gallimard.fr"]
+    samples += ["GALLIMARD-SHOP.COM", "WWW.Gallimard.CO.UK", "Ww2.gallimard.fr"]
     samples += ["www.com", "a.b", "x.com.au", "gallimard.org.fr", "-gallimard-.fr", "0.0"]
     samples += ["".join(rng.choice(alphabet) for _ in range(rng.randint(3, 20))) for _ in range(3000)]
     plain = [sample for sample in samples if candidates.PLAIN_DOMAIN.fullmatch(sample)]
     assert len(plain) > 500
     assert [candidates.domain_region(s) for s in plain] == [candidates._any_domain_region(s) for s in plain]
     assert not candidates.PLAIN_DOMAIN.fullmatch("xn--gllimard-16g.com")
+    assert not candidates.PLAIN_DOMAIN.fullmatch("XN--GLLIMARD-16G.FR")
 
 
 def test_words_inside_a_token_are_every_priced_word() -> None:

@@ -12,8 +12,9 @@ from brandcrawl.matching.text import Folded, fold
 # Second-level labels under a country code that belong to the suffix (gallimard.co.uk, .com.au).
 SECOND_LEVEL = frozenset("co com org net gov gouv ac edu ltd plc asso nom me".split())
 WWW = re.compile(r"^w{2,3}\d*$")
-# A bare domain as drop lists write them (most candidates): no URL, no Unicode, no punycode to read.
-PLAIN_DOMAIN = re.compile(r"(?!.*xn--)[a-z0-9-]+(?:\.[a-z0-9-]+)+")
+# A bare domain as drop lists write them (most candidates; GoDaddy's in capitals): no URL, no
+# Unicode, no punycode to read.
+PLAIN_DOMAIN = re.compile(r"(?!.*xn--)[a-z0-9-]+(?:\.[a-z0-9-]+)+", re.IGNORECASE)
 URL_PARTS = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?(?P<host>[^/:?#]*)", re.IGNORECASE)
 
 
@@ -82,9 +83,9 @@ def _any_domain_region(candidate: str) -> Region:
 def _plain_domain_region(domain: str) -> Region:
     """``domain_region`` of a domain ``PLAIN_DOMAIN`` matches, without what it cannot hold."""
     labels, offset = domain.split("."), 0
-    while len(labels) > 2 and WWW.match(labels[0]):
+    while len(labels) > 2 and WWW.match(labels[0].lower()):
         offset += len(labels.pop(0)) + 1
-    host = domain[offset:]
+    host = domain[offset:].lower()
     return Region(fold(".".join(labels[: _suffix_start(labels)])), None, host=host, offset=offset)
 
 

@@ -390,6 +390,10 @@ def _matcher_for(brands: tuple[Brand, ...]) -> BrandMatcher:
 
 
 def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    if isinstance(items, list):  # a feed's chunk: sliced, not copied one by one
+        for start in range(0, len(items), size):
+            yield items[start : start + size]
+        return
     chunk: list[str] = []
     for item in items:
         chunk.append(item)
