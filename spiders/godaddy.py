@@ -74,7 +74,9 @@ class GoDaddySpider(FeedSpider):
         name = row["domainName"]
         if "." not in name:
             raise PageFormatError("not a domain name")
-        return name
+        # Matched as its listing's asset is named (GoDaddy writes names in capitals), so that the
+        # match pipeline finds the spider's answer among the matcher's recent hits.
+        return name.lower()
 
     def row_listing(self, row: dict[str, Any], site: Site, feed: Feed, seen_at: datetime) -> Listing:
         domain = feed_name(row["domainName"])
