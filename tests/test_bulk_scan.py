@@ -1,7 +1,8 @@
-"""The bulk filter's per-piece work in C (brandcrawl/matching/_bulkscan.c) finds what the Python
-reference (bulk.PythonPieces) finds: the same candidate lines, the same matches, on generated feeds
-and on hostile lines; the two-typo rule's edge cases; the extension's errors, references and memory;
-and a machine without a compiler still builds the package."""
+"""The bulk filter's exact scan and per-piece work in C (brandcrawl/matching/_bulkscan.c) find what
+the Python reference (bulk.PythonPieces) finds: the same candidate lines, the same matches, on
+generated feeds and on hostile lines; the exact scan's and the two-typo rule's edge cases; the
+extension's errors, references and memory; and a machine without a compiler still builds the
+package."""
 
 from __future__ import annotations
 
@@ -59,6 +60,16 @@ def filters(matcher: BrandMatcher) -> dict[bool, bulk.BulkFilter]:
     skeletons = [lab.skeleton for lab in matcher._labels]
     return {
         compiled: bulk.BulkFilter(skeletons, matcher._one_typo.keys(), matcher._anchors, compiled=compiled)
+        for compiled in (True, False)
+        if compiled is False or bulk.COMPILED
+    }
+
+
+def exact_only(skeletons: list[str]) -> dict[bool, bulk.BulkFilter]:
+    """The C (True) and Python (False) bulk filters of ``skeletons`` with no typo tables: what they
+    find, the exact scan alone finds."""
+    return {
+        compiled: bulk.BulkFilter(skeletons, {}.keys(), ahocorasick.Automaton(), compiled=compiled)
         for compiled in (True, False)
         if compiled is False or bulk.COMPILED
     }
@@ -163,10 +174,12 @@ HOSTILE = [
 
 
 @needs_c
+@pytest.mark.parametrize("tables", ["all", "exact scan only"])
 @pytest.mark.parametrize(("count", "seed"), [(3000, 1), (3000, 2), (500, 3)])
-def test_the_c_and_python_paths_pick_the_same_lines(count: int, seed: int) -> None:
+def test_the_c_and_python_paths_pick_the_same_lines(tables: str, count: int, seed: int) -> None:
     domains = feed(count, seed)
-    found = {compiled: bulk_filter.candidates(domains) for compiled, bulk_filter in filters(MATCHER).items()}
+    both = filters(MATCHER) if tables == "all" else exact_only([lab.skeleton for lab in MATCHER._labels])
+    found = {compiled: bulk_filter.candidates(domains) for compiled, bulk_filter in both.items()}
     assert found[True] == found[False]
     assert len(found[True]) > count // 10  # the feed plants enough to compare
 
@@ -191,7 +204,7 @@ def test_long_variants_and_many_pieces_spelled_apart() -> None:
     ]
     pieces = [*spelled_apart, "k" + "a" * 298, "shop"]  # already folded
     one_typo = {
-        compiled: f._pieces.scan("\n".join(pieces).encode())[1] for compiled, f in filters(matcher).items()
+        compiled: f._pieces.scan("\n".join(pieces).encode())[0] for compiled, f in filters(matcher).items()
     }
     assert one_typo[True] == one_typo[False] == set(range(len(pieces) - 1))
     domains = [f"{piece}.com" for piece in pieces]
@@ -235,16 +248,78 @@ def test_match_many_gives_the_answers_of_matching_one_by_one(
         b"gallimrd.co.uk\ndecathlno.fr.\n.decathlno\ngallimrd.\ngallimrd",
         b"-.-\n_._\n.-_\n...\n",
         b"d3cathl0n.c0m\n7ga11imard-2024.net\nbernardaud_shop.ac.uk",
+        # A piece whose letters, not its skeleton, are a variant (bemarnaud: bemamaud) makes the other
+        # lines with that skeleton count, also when its own line was already taken.
+        b"decathlom|bemarnaud\nbemamaud",
+        b"galllmard|bemarnaud\nbemamaud",
     ],
 )
 def test_scans_of_raw_chunks_agree(letters: bytes) -> None:
     """``scan`` itself, on chunks the bulk filter would never hand it too."""
     c, python = (f._pieces for f in filters(MATCHER).values())
-    c_joined, c_lines, c_near = c.scan(letters)
-    python_joined, python_lines, python_near = python.scan(letters)
-    assert (c_joined, c_lines) == (python_joined, python_lines)
+    c_lines, c_near = c.scan(letters)
+    python_lines, python_near = python.scan(letters)
+    assert c_lines == python_lines
     # Python reports a piece once per anchor it holds, C once: the consumer reads them as sets.
     assert set(c_near) == set(python_near)
+
+
+@pytest.mark.parametrize("compiled", BOTH)
+@pytest.mark.parametrize(
+    ("skeletons", "domains", "lines"),
+    [
+        # A label split by separators is still found (i reads as l: gallimard's skeleton is galllmard).
+        pytest.param(
+            ["galllmard"],
+            ["galli-mard.fr", "g.a.l.l.i.m.a.r.d.com", "galli_-mard.net", "gallimar.fr"],
+            [0, 1, 2],
+            id="split by separators",
+        ),
+        # ...but never across a line end, nor with its TLD taken for a part of it.
+        pytest.param(
+            ["galllmard"], ["shop-galli.fr", "mard.fr", "gallimar.d"], [], id="not across a line end"
+        ),
+        # A label inside another's path: "bc" ends at a suffix of "abc" (a fail link's flag).
+        pytest.param(
+            ["abcd", "bc"],
+            ["xabcx.com", "xabx.com", "xacbx.com", "abdc.com", "xabcd.com"],
+            [0, 4],
+            id="a suffix, by a fail link",
+        ),
+        # A label that is another's prefix.
+        pytest.param(["abcd", "ab"], ["xabx.com", "abc.com", "acd.com"], [0, 1], id="a prefix"),
+        # A missing child goes on where the fail link does: "abc" of abce, then d, is "bcd".
+        pytest.param(
+            ["bcd", "abce"],
+            ["abcd.com", "abce.com", "abcf.com"],
+            [0, 1],
+            id="a missing child, by a fail link",
+        ),
+        pytest.param(["aab"], ["aaab.com", "aaxab.com"], [0], id="a fail link to a prefix of itself"),
+        # At the very start and the very end of the chunk (no TLD: nothing after the label).
+        pytest.param(
+            ["galllmard"], ["gallimard", "x.com", "shop-gallimard"], [0, 2], id="at the chunk's start and end"
+        ),
+        # A label with a character outside ASCII is never in the text; the others still are.
+        pytest.param(
+            ["kaжdylden"], ["kaxdyiden.com", "kadyiden.com", "ka-dyiden.com"], [], id="a label outside ASCII"
+        ),
+        pytest.param(
+            ["kaжdylden", "dylden"],
+            ["kaxdyiden.com", "kadyiden.com", "dyide.com"],
+            [0, 1],
+            id="a label outside ASCII and others",
+        ),
+        # An empty label is no label; no label at all finds nothing.
+        pytest.param(["", "abc"], ["xyz.com", "abc.com"], [1], id="an empty label"),
+        pytest.param([], ["abc.com", "gallimard.fr"], [], id="no label"),
+    ],
+)
+def test_the_exact_scan(compiled: bool, skeletons: list[str], domains: list[str], lines: list[int]) -> None:
+    bulk_filter = exact_only(skeletons)[compiled]
+    assert bulk_filter.candidates(domains) == lines
+    assert bulk_filter._pieces.scan(b"") == (set(), [])  # an empty chunk
+    assert bulk_filter.candidates([]) == []
 
 
 @needs_c
@@ -261,9 +336,9 @@ def test_random_words_near_the_labels_are_measured_alike() -> None:
         words.append(word)
     letters = "\n".join(w for w in words if w.isascii()).encode("ascii").translate(bulk._FOLD)
     c, python = (f._pieces for f in filters(MATCHER).values())
-    c_joined, c_lines, c_near = c.scan(letters)
-    python_joined, python_lines, python_near = python.scan(letters)
-    assert (c_joined, c_lines, set(c_near)) == (python_joined, python_lines, set(python_near))
+    c_lines, c_near = c.scan(letters)
+    python_lines, python_near = python.scan(letters)
+    assert (c_lines, set(c_near)) == (python_lines, set(python_near))
     assert 1000 < len(set(c_near)) < 5500  # some near, some not
 
 
@@ -274,8 +349,8 @@ def test_a_label_letter_outside_ascii_equals_no_letter_of_the_text() -> None:
     words = [f"ka{char}dyldxx" for char in "abcdefghjklnoprstuvxyz0123456789"]
     c, python = (f._pieces for f in filters(MATCHER).values())
     letters = "\n".join(words).encode("ascii")
-    assert c.scan(letters)[1:] == python.scan(letters)[1:] == (set(), [])
-    assert {word for _, word in c.scan(b"kandyldxx-kandyldex")[2]} == {"kandyldex"}  # two edits: near
+    assert c.scan(letters) == python.scan(letters) == (set(), [])
+    assert {word for _, word in c.scan(b"kandyldxx-kandyldex")[1]} == {"kandyldex"}  # two edits: near
 
 
 def two_typo_scanner(compiled: bool, skeleton: str) -> Any:
@@ -314,8 +389,8 @@ def two_typo_scanner(compiled: bool, skeleton: str) -> Any:
 )
 def test_the_two_typo_rule(compiled: bool, word: str, near: bool) -> None:
     scanner = two_typo_scanner(compiled, "decathlon")
-    _joined, lines, found = scanner.scan(f"shop-{word}.com\nother.fr".encode())
-    assert lines == set()
+    lines, found = scanner.scan(f"shop-{word}.com\nother.fr".encode())
+    assert lines == ({0} if "decathlon" in word else set())  # no one-typo table: the exact scan's
     assert ((0, word) in found) is near
     assert all(line == 0 for line, _ in found)
 
@@ -366,7 +441,7 @@ def test_the_scanner_reads_ascii_bytes_only() -> None:
     with pytest.raises(TypeError):
         scanner.scan("gallimard")
     assert scanner.scan(b"gallimrd.fr") == scanner.scan(bytearray(b"gallimrd.fr"))
-    assert scanner.scan(b"gallimrd.fr") == ("galllmrd", {0}, [(0, "galllmrd")])  # an "a" dropped
+    assert scanner.scan(b"gallimrd.fr") == ({0}, [(0, "galllmrd")])  # an "a" dropped
 
 
 @needs_c

@@ -3,17 +3,20 @@
 A chunk of domains is folded at once (lower case, leetspeak digits and ``i`` read as letters,
 ``rn`` as ``m``, TLD left out: a superset of what ``BrandMatcher`` folds), then:
 
-- the chunk with separators removed is scanned by an Aho-Corasick automaton of every label's
-  skeleton: the brand with any affix, split by hyphens or dots, in look-alike letters;
+- each line, separators skipped, is scanned by an Aho-Corasick automaton of every label's
+  skeleton: the brand with any affix, split by hyphens or dots, in look-alike letters (a label
+  with a character outside ASCII is left out: only a domain with one too can hold it, and such
+  a domain goes to the matcher whole);
 - each of its pieces (the words between separators) is looked up in the matcher's table of
   one-edit variants: whole-word typos (``gallimrd``, ``bnpw``);
 - for labels allowed two typos, anchors tied to word boundaries (see ``two_typo_anchors``) find
   the few pieces worth an edit-distance check.
 
-The folding and the per-piece work are done in one pass by the C extension ``_bulkscan`` where it
-is built (an optional one: ``pip install`` goes on without a compiler), else by ``PythonPieces``,
-the reference both follow. Only the domains found go through ``BrandMatcher.match``, which decides:
-the bulk path gives the same answers as matching one by one, only faster.
+The folding, the exact scan and the per-piece work are done in one call by the C extension
+``_bulkscan`` where it is built (an optional one: ``pip install`` goes on without a compiler; its
+automaton is a dense table), else by ``PythonPieces`` with pyahocorasick, the reference both follow.
+Only the domains found go through ``BrandMatcher.match``, which decides: the bulk path gives the
+same answers as matching one by one, only faster.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ _PIECES = re.compile(r"[-._]")
 
 
 class _Pieces(Protocol):
-    def scan(self, chunk: bytes) -> tuple[str, set[int], list[tuple[int, str]]]: ...
+    def scan(self, chunk: bytes) -> tuple[set[int], list[tuple[int, str]]]: ...
 
 
 class BulkFilter:
@@ -77,12 +80,8 @@ class BulkFilter:
     ) -> None:
         """``skeletons``: each label's skeleton; ``one_edit_variants``: the keys of the matcher's
         one-typo table; ``two_typo_anchors``: its automaton of anchors → label numbers (indexes of
-        ``skeletons``); ``compiled``: whether the per-piece work runs in C, by default where it is
-        built (``COMPILED``)."""
-        self._exact = ahocorasick.Automaton()
-        for skeleton in skeletons:
-            self._exact.add_word(skeleton, None)
-        self._exact.make_automaton()
+        ``skeletons``); ``compiled``: whether the scan runs in C, by default where it is built
+        (``COMPILED``)."""
         self._pieces: _Pieces
         if not (COMPILED if compiled is None else compiled):
             self._pieces = PythonPieces(skeletons, one_edit_variants, two_typo_anchors)
@@ -116,8 +115,7 @@ class BulkFilter:
         return sorted(found)
 
     def _lines_worth_matching(self, text: str, domains: Sequence[str]) -> set[int]:
-        joined, found, near = self._pieces.scan(text.encode("ascii"))
-        found |= _lines_at(joined, [end for end, _ in self._exact.iter(joined)])
+        found, near = self._pieces.scan(text.encode("ascii"))
         typo_words: dict[int, set[str]] = {}
         for line, word in near:
             if line not in found:
@@ -127,8 +125,8 @@ class BulkFilter:
 
 
 class PythonPieces:
-    """The per-piece work of the bulk filter in Python, where ``_bulkscan`` is not built, and the
-    reference its C scanner follows."""
+    """The exact scan and per-piece work of the bulk filter in Python, where ``_bulkscan`` is not
+    built, and the reference its C scanner follows."""
 
     def __init__(
         self,
@@ -139,11 +137,16 @@ class PythonPieces:
         self._variants = one_edit_variants
         self._anchors = two_typo_anchors
         self._skeletons = skeletons
+        self._exact = ahocorasick.Automaton()
+        for skeleton in skeletons:
+            self._exact.add_word(skeleton, None)  # an empty one is left out
+        if len(self._exact):
+            self._exact.make_automaton()
 
-    def scan(self, chunk: bytes) -> tuple[str, set[int], list[tuple[int, str]]]:
-        """A chunk of domains (lower-case ASCII, one a line) folded, its separators dropped, for the
-        exact scan; the lines holding a one-typo variant; ``(line, skeleton)`` for each piece within
-        two typos of a label."""
+    def scan(self, chunk: bytes) -> tuple[set[int], list[tuple[int, str]]]:
+        """Of a chunk of domains (lower-case ASCII, one a line), folded: the lines holding a label's
+        skeleton (separators skipped) or a one-typo variant; ``(line, skeleton)`` for each piece
+        within two typos of a label."""
         # The TLD goes, as in the matcher: "com" must not pass for a typo of a three-letter brand.
         text = _TLD.sub("", chunk.decode("ascii")).encode("ascii").translate(_FOLD).decode("ascii")
         folded = _skeleton_pairs(text)
@@ -158,11 +161,13 @@ class PythonPieces:
                 automaton.add_word(f"|{_skeleton_pairs(word)}|", None)
             automaton.make_automaton()
             found = _lines_at(words, [end for end, _ in automaton.iter(words)])
+        if len(self._exact):
+            found |= _lines_at(joined, [end for end, _ in self._exact.iter(joined)])
         if not len(self._anchors):
-            return joined, found, []
+            return found, []
         near = list(self._two_typo_ends(words))
         lines = _line_numbers(words, [end for end, _ in near])
-        return joined, found, [(line, word) for line, (_end, word) in zip(lines, near, strict=True)]
+        return found, [(line, word) for line, (_end, word) in zip(lines, near, strict=True)]
 
     def _two_typo_ends(self, words: str) -> Iterator[tuple[int, str]]:
         # The hot loop of the Python path (one pass per piece found): names bound locally.
