@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
@@ -269,14 +270,22 @@ class BrandMatcher:
             token_letters = token.translate(SKELETON_LETTERS)
             candidates = {*self._one_typo.get(token_skeleton, ()), *self._one_typo.get(token_letters, ())}
             if len(self._anchors) and len(token_skeleton) >= TWO_TYPOS_LENGTH - 2:
-                for _, anchored_labels in self._anchors.iter(f"|{token_skeleton}|"):
-                    candidates.update(anchored_labels.numbers)
+                # Two edits change the length by two at most: only labels of a length near the
+                # token's (either reading of it) can be within them.
+                shortest = min(len(token_skeleton), len(token_letters)) - 2
+                longest = max(len(token_skeleton), len(token_letters)) + 2
+                for _, anchored in self._anchors.iter(f"|{token_skeleton}|"):
+                    lengths = anchored.lengths
+                    candidates.update(
+                        anchored.numbers[bisect_left(lengths, shortest) : bisect_right(lengths, longest)]
+                    )
+            spelled_apart = token_letters != token_skeleton
             for number in candidates:
                 lab = self._labels[number]
-                distance = min(
-                    OSA.distance(lab.skeleton, token_skeleton, score_cutoff=lab.edits),
-                    OSA.distance(lab.skeleton, token_letters, score_cutoff=lab.edits),
-                )
+                edits = lab.edits
+                distance = OSA.distance(lab.skeleton, token_skeleton, score_cutoff=edits)
+                if spelled_apart:
+                    distance = min(distance, OSA.distance(lab.skeleton, token_letters, score_cutoff=edits))
                 if 0 < distance <= lab.edits:
                     yield _Occurrence(lab, start, end, distance)
 
