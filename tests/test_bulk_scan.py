@@ -204,7 +204,8 @@ def test_long_variants_and_many_pieces_spelled_apart() -> None:
     ]
     pieces = [*spelled_apart, "k" + "a" * 298, "shop"]  # already folded
     one_typo = {
-        compiled: f._pieces.scan("\n".join(pieces).encode())[0] for compiled, f in filters(matcher).items()
+        compiled: {line for line, _ in f._pieces.scan("\n".join(pieces).encode())[1]}
+        for compiled, f in filters(matcher).items()
     }
     assert one_typo[True] == one_typo[False] == set(range(len(pieces) - 1))
     domains = [f"{piece}.com" for piece in pieces]
@@ -441,7 +442,8 @@ def test_the_scanner_reads_ascii_bytes_only() -> None:
     with pytest.raises(TypeError):
         scanner.scan("gallimard")
     assert scanner.scan(b"gallimrd.fr") == scanner.scan(bytearray(b"gallimrd.fr"))
-    assert scanner.scan(b"gallimrd.fr") == ({0}, [(0, "galllmrd")])  # an "a" dropped
+    # An "a" dropped: a one-typo variant and within two typos, a piece worth matching either way.
+    assert scanner.scan(b"gallimrd.fr") == (set(), [(0, "galllmrd"), (0, "galllmrd")])
 
 
 @needs_c
@@ -513,3 +515,17 @@ def test_without_a_compiler_the_package_still_builds(tmp_path: Path) -> None:
     [sdist_path] = out.glob("*.tar.gz")
     with tarfile.open(sdist_path) as sdist:
         assert "brandcrawl-0.1.0/brandcrawl/matching/_bulkscan.c" in sdist.getnames()
+
+
+def test_a_typo_that_is_an_ordinary_word_is_left_out() -> None:
+    """ "like" is a letter away from Nike, but a dictionary word is not a typo: the filter leaves out
+    domains whose only typo-like words are ordinary ones, and keeps the rest. A word with digits is
+    not read as written: "mp3" is a word, but "mpe" to the matcher, a letter away from MPA."""
+    matcher = BrandMatcher.from_names(["Nike", "MPA"])
+    domains = ["like.com", "bike-shop.fr", "nikr.com", "like-nikr.com", "mp3.com", "nike.com"]
+    for bulk_filter in filters(matcher).values():
+        picked = [domains[i] for i in bulk_filter.candidates(domains)]
+        assert picked == ["nikr.com", "like-nikr.com", "mp3.com", "nike.com"]
+    hits = [domains[i] for i, _ in matcher.match_many(domains, "domain")]
+    assert hits == [domain for domain in domains if matcher.match(domain, "domain")]
+    assert "mp3.com" in hits

@@ -8,12 +8,13 @@
  *
  * - the lines holding a label's skeleton, its separators skipped ("galli-mard" holds gallimard), never
  *   across a line end: an Aho-Corasick automaton of the skeletons, built once as a dense DFA (see "The
- *   exact scan" below); in the same set, the lines holding a piece that is a one-typo variant, looked
- *   up as the matcher does: the piece's skeleton (the skeleton pairs merged, "rn" read as "m") or its
- *   letters as written; a piece whose letters are a variant makes every piece with the same skeleton
- *   count, as the Python automaton of the variants found does;
- * - (line, skeleton) for each piece within two typos of a label: a label tied to an anchor the piece
- *   starts or ends with, of a length near the piece's, within the slack of bulk.py's rule by OSA
+ *   exact scan" below);
+ * - (line, skeleton) for each piece that may be a typo of a label, which bulk.py matches unless it is
+ *   an ordinary word: a piece that is a one-typo variant, looked up as the matcher does (the piece's
+ *   skeleton, the skeleton pairs merged, "rn" read as "m", or its letters as written; a piece whose
+ *   letters are a variant makes every piece with the same skeleton count, as the Python automaton of
+ *   the variants found does), and a piece within two typos of a label: a label tied to an anchor the
+ *   piece starts or ends with, of a length near the piece's, within the slack of bulk.py's rule by OSA
  *   distance (rapidfuzz's: substitutions, insertions, deletions, adjacent transpositions).
  *
  * Built on the limited API of Python 3.11, so that one compiled file serves every later CPython (a
@@ -1071,7 +1072,7 @@ typedef struct {
 } Near;
 
 typedef struct {
-    unsigned char *flags; /* per line: holds a one-typo variant */
+    unsigned char *flags; /* per line: holds a label's skeleton */
     Near *near;
     size_t near_count, near_capacity;
     ByteSet spelled; /* skeletons of pieces whose letters, not skeleton, are a variant */
@@ -1185,18 +1186,17 @@ scan_pieces(Scanner *self, const unsigned char *letters, size_t letters_length, 
             const unsigned char *skeleton = skeletons + piece->skeleton_start;
             const size_t length = piece->skeleton_length;
             if (variants->count) {
-                if (!found->flags[piece->line]
-                    && byteset_contains(variants, skeleton, length, piece->skeleton_hash)) {
-                    found->flags[piece->line] = 1;
-                }
-                /* Also on a line already taken: a piece whose letters are a variant makes other lines
-                 * count. */
-                else if (piece->spelled_apart && byteset_contains(variants, piece->letter, piece->letter_length,
-                                                                  piece->letter_hash)) {
-                    found->flags[piece->line] = 1;
+                int typo = byteset_contains(variants, skeleton, length, piece->skeleton_hash);
+                /* A piece whose letters are a variant makes every piece with its skeleton count. */
+                if (piece->spelled_apart
+                    && byteset_contains(variants, piece->letter, piece->letter_length, piece->letter_hash)) {
+                    typo = 1;
                     if (byteset_add(&found->spelled, skeleton, length, piece->skeleton_hash) < 0) {
                         return -1;
                     }
+                }
+                if (typo && add_near(found, piece->line, piece->skeleton_start, length) < 0) {
+                    return -1;
                 }
             }
             if (anchored && length && near_a_label(self, skeleton, (Py_ssize_t)length)
@@ -1211,9 +1211,9 @@ scan_pieces(Scanner *self, const unsigned char *letters, size_t letters_length, 
         while (next_piece(&pieces)) {
             const unsigned char *skeleton = skeletons + pieces.skeleton_start;
             const size_t length = pieces.skeleton_length;
-            if (!found->flags[pieces.line]
-                && byteset_contains(&found->spelled, skeleton, length, hash_bytes(skeleton, length))) {
-                found->flags[pieces.line] = 1;
+            if (byteset_contains(&found->spelled, skeleton, length, hash_bytes(skeleton, length))
+                && add_near(found, pieces.line, pieces.skeleton_start, length) < 0) {
+                return -1;
             }
         }
     }
@@ -1305,8 +1305,8 @@ static PyMethodDef Scanner_methods[] = {
     {"scan", Scanner_scan, METH_O,
      "scan(chunk: bytes) -> (lines: set[int], near: list[tuple[int, str]])\n\n"
      "Of a chunk of domains (lower-case ASCII, one a line), folded as the bulk filter reads it: the\n"
-     "lines holding a label's skeleton (separators skipped) or a one-typo variant; (line, skeleton) of\n"
-     "each piece within two typos of a label."},
+     "lines holding a label's skeleton (separators skipped); (line, skeleton) of each piece that is a\n"
+     "one-typo variant or within two typos of a label."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -10,7 +10,9 @@ A chunk of domains is folded at once (lower case, leetspeak digits and ``i`` rea
 - each of its pieces (the words between separators) is looked up in the matcher's table of
   one-edit variants: whole-word typos (``gallimrd``, ``bnpw``);
 - for labels allowed two typos, anchors tied to word boundaries (see ``two_typo_anchors``) find
-  the few pieces worth an edit-distance check.
+  the few pieces worth an edit-distance check;
+- a line found only for typos whose pieces are all ordinary words (``haie``, ``brutal``) is left
+  out: the matcher reads no dictionary word as a typo.
 
 The folding, the exact scan and the per-piece work are done in one call by the C extension
 ``_bulkscan`` where it is built (an optional one: ``pip install`` goes on without a compiler; its
@@ -145,27 +147,29 @@ class PythonPieces:
 
     def scan(self, chunk: bytes) -> tuple[set[int], list[tuple[int, str]]]:
         """Of a chunk of domains (lower-case ASCII, one a line), folded: the lines holding a label's
-        skeleton (separators skipped) or a one-typo variant; ``(line, skeleton)`` for each piece
-        within two typos of a label."""
+        skeleton (separators skipped); ``(line, skeleton)`` for each piece that is a one-typo variant
+        or within two typos of a label."""
         # The TLD goes, as in the matcher: "com" must not pass for a typo of a three-letter brand.
         text = _TLD.sub("", chunk.decode("ascii")).encode("ascii").translate(_FOLD).decode("ascii")
         folded = _skeleton_pairs(text)
         joined = folded.replace("|", "")
         words = "|" + folded.replace("\n", "|\n|") + "|"
         found: set[int] = set()
+        if len(self._exact):
+            found = _lines_at(joined, [end for end, _ in self._exact.iter(joined)])
+        near: list[tuple[int, str]] = []
         # Typos are looked up as the matcher does: skeleton words, and words with rn/vv unmerged.
         typos = self._variants & {*folded.replace("\n", "|").split("|"), *text.replace("\n", "|").split("|")}
         if typos:
             automaton = ahocorasick.Automaton()
             for word in typos:
-                automaton.add_word(f"|{_skeleton_pairs(word)}|", None)
+                skeleton = _skeleton_pairs(word)
+                automaton.add_word(f"|{skeleton}|", skeleton)
             automaton.make_automaton()
-            found = _lines_at(words, [end for end, _ in automaton.iter(words)])
-        if len(self._exact):
-            found |= _lines_at(joined, [end for end, _ in self._exact.iter(joined)])
-        if not len(self._anchors):
-            return found, []
-        near = list(self._two_typo_ends(words))
+            near = list(automaton.iter(words))
+        if len(self._anchors):
+            near += self._two_typo_ends(words)
+        near.sort()
         lines = _line_numbers(words, [end for end, _ in near])
         return found, [(line, word) for line, (_end, word) in zip(lines, near, strict=True)]
 
@@ -189,15 +193,15 @@ class PythonPieces:
 
 
 def _ordinary(domain: str, near_words: set[str]) -> bool:
-    """Whether each word of ``domain`` (TLD left out) that came within two typos of a label is an
-    ordinary word as written: the matcher reads none of them as a typo ("a dictionary word is not a
-    typo") and none as holding a brand (a brand inside a word is not the brand), so the domain needs
-    no matching for them."""
+    """Whether each word of ``domain`` (TLD left out) that may be a typo of a label is an ordinary
+    word as written: the matcher reads none of them as a typo ("a dictionary word is not a typo"),
+    so the domain needs no matching for them (the exact scan finds a brand written inside one).
+    Only letters are read as written: the matcher reads the digits of "mp3" as leetspeak."""
     pieces = _PIECES.split(_TLD.sub("", domain.lower()))
     near = [
         p for p in pieces if _skeleton_pairs(p.encode("ascii").translate(_FOLD).decode("ascii")) in near_words
     ]
-    return bool(near) and all(words.is_word(piece, words.TYPO_WORD) for piece in near)
+    return bool(near) and all(piece.isalpha() and words.is_word(piece, words.TYPO_WORD) for piece in near)
 
 
 def _special_characters(text: str) -> list[int]:

@@ -82,7 +82,8 @@ class _Watched:
     exclusions: tuple[str, ...]
     official_domains: frozenset[str]
     official_handles: frozenset[tuple[str | None, str]]
-    affixes: frozenset[str]
+    # The commerce affixes and the brand's own: what may stand beside it.
+    vocabulary: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -309,7 +310,7 @@ class BrandMatcher:
             whole = folded.text[word_start:word_end]
             if whole != lab.text and words.is_word(whole, words.IN_WORD):
                 return None  # inside a longer word: tuberose, unfree, pineapple
-            vocabulary = words.COMMERCE_AFFIXES | watched.affixes
+            vocabulary = watched.vocabulary
             if not self._affix(region, word_start, start, left, common, vocabulary):
                 return None
             if not (right in PLURALS or self._affix(region, end, word_end, right, common, vocabulary)):
@@ -359,7 +360,7 @@ class BrandMatcher:
         """A common-word brand stands with nothing but commerce words around it (apple-store, not
         apple-tree), and in a title only inside a domain or handle written there."""
         folded = region.folded
-        vocabulary = words.COMMERCE_AFFIXES | watched.affixes
+        vocabulary = watched.vocabulary
         if kind == "title":
             original_start, original_end = folded.original_span(word_start, word_end)
             left = folded.original.rfind(" ", 0, original_start) + 1
@@ -389,7 +390,7 @@ def _prepare(brand: Brand) -> _Watched:
             (canonical_platform(h.platform) if h.platform else None, label(h.handle))
             for h in brand.official_handles
         ),
-        affixes=frozenset(label(affix) for affix in brand.affixes),
+        vocabulary=words.COMMERCE_AFFIXES | {label(affix) for affix in brand.affixes},
     )
 
 

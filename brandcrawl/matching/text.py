@@ -25,9 +25,11 @@ NUMBER_WITH_UNIT = re.compile(r"\d+(?:[kmb]|st|nd|rd|th|er|e|eme|k?m)")
 # g is a q with its tail bent: dnstwist's homoglyphs and real squats use q for g).
 SKELETON_PAIRS = (("rn", "m"), ("vv", "w"))
 SKELETON_LETTERS = str.maketrans({"i": "l", "q": "g"})
-# Letters and plain separators only: no digit, symbol or non-ASCII character to read (most domains).
-PLAIN = re.compile(r"[A-Za-z.\-_ ]*")
-LETTER_RUN = re.compile(r"[A-Za-z]+")
+# ASCII letters, digits and plain separators only: no symbol or non-ASCII character to read (most
+# domains).
+PLAIN = re.compile(r"[A-Za-z0-9.\-_ ]*")
+WORD_RUN = re.compile(r"[A-Za-z0-9]+")
+LEET_DIGITS = str.maketrans(LEET)
 
 
 @dataclass(frozen=True)
@@ -159,17 +161,21 @@ def fold(original: str) -> Folded:
 
 
 def _fold_plain(original: str) -> Folded:
-    """``fold`` for letters between separators, the bulk path's usual candidate, without reading
-    character by character: each run of letters is a word, lower-cased, and nothing else is kept."""
+    """``fold`` for letters and digits between separators, the bulk path's usual candidate, without
+    reading character by character: each run of them is a word, lower-cased, its digits read as
+    leetspeak where it mixes them with letters, and nothing else is kept."""
     chars: list[str] = []
     origin: list[int] = []
     starts = {0}
     length = 0
-    for run in LETTER_RUN.finditer(original):
+    for run in WORD_RUN.finditer(original):
         start, end = run.span()
         if start:
             starts.add(length)  # a separator came before this word
-        chars.append(run.group().lower())
+        word = run.group().lower()
+        if not word.isalpha() and not word.isdigit() and not NUMBER_WITH_UNIT.fullmatch(word):
+            word = word.translate(LEET_DIGITS)
+        chars.append(word)
         origin.extend(range(start, end))
         length += end - start
     if not origin or origin[-1] < len(original) - 1:
