@@ -287,12 +287,13 @@ def test_scans_of_raw_chunks_agree(letters: bytes) -> None:
             [0, 4],
             id="a suffix, by a fail link",
         ),
-        # A label that is another's prefix.
-        pytest.param(["abcd", "ab"], ["xabx.com", "abc.com", "acd.com"], [0, 1], id="a prefix"),
+        # A label that is another's prefix. (None of these domains is a dictionary word: the filter
+        # leaves out a label inside one, see test_a_brand_only_inside_ordinary_words_is_left_out.)
+        pytest.param(["abcd", "ab"], ["xabx.com", "abcx.com", "acd.com"], [0, 1], id="a prefix"),
         # A missing child goes on where the fail link does: "abc" of abce, then d, is "bcd".
         pytest.param(
             ["bcd", "abce"],
-            ["abcd.com", "abce.com", "abcf.com"],
+            ["xabcd.com", "abce.com", "abcf.com"],
             [0, 1],
             id="a missing child, by a fail link",
         ),
@@ -529,3 +530,18 @@ def test_a_typo_that_is_an_ordinary_word_is_left_out() -> None:
     hits = [domains[i] for i, _ in matcher.match_many(domains, "domain")]
     assert hits == [domain for domain in domains if matcher.match(domain, "domain")]
     assert "mp3.com" in hits
+
+
+def test_a_brand_only_inside_ordinary_words_is_left_out() -> None:
+    """ "moniker" holds nike and "freedom" free, but a brand inside a longer word is not the brand:
+    the filter leaves out domains made only of ordinary words, unless a word, or words run together,
+    spell a label (la-poste) or one of them is not ordinary (monikerz)."""
+    matcher = BrandMatcher([Brand("Nike"), Brand("Free", common_word=True), Brand("La Poste"), Brand("Uber")])
+    domains = ["moniker.com", "freedom-tuberose.fr", "la-poste.fr", "free-sample.com", "monikerz.com"]
+    domains += ["moniker-nike.net", "www.moniker.co.uk"]
+    for bulk_filter in filters(matcher).values():
+        picked = [domains[i] for i in bulk_filter.candidates(domains)]
+        assert picked == ["la-poste.fr", "free-sample.com", "monikerz.com", "moniker-nike.net"]
+    hits = [domains[i] for i, _ in matcher.match_many(domains, "domain")]
+    assert hits == [domain for domain in domains if matcher.match(domain, "domain")]
+    assert "la-poste.fr" in hits

@@ -11,8 +11,10 @@ A chunk of domains is folded at once (lower case, leetspeak digits and ``i`` rea
   one-edit variants: whole-word typos (``gallimrd``, ``bnpw``);
 - for labels allowed two typos, anchors tied to word boundaries (see ``two_typo_anchors``) find
   the few pieces worth an edit-distance check;
-- a line found only for typos whose pieces are all ordinary words (``haie``, ``brutal``) is left
-  out: the matcher reads no dictionary word as a typo.
+- a line found only for typo-like words that are all ordinary words (``haie``, ``brutal``) is left
+  out: the matcher reads no dictionary word as a typo; so is a line whose words are all ordinary
+  ones and none of them, alone or run together, a label (``terminale``, ``freedom-sale``): the
+  matcher reads no brand inside a longer word, or across words it does not fill.
 
 The folding, the exact scan and the per-piece work are done in one call by the C extension
 ``_bulkscan`` where it is built (an optional one: ``pip install`` goes on without a compiler; its
@@ -58,6 +60,7 @@ def _table() -> bytes:
 
 
 _FOLD = _table()
+_FOLD_TEXT = _FOLD.decode("latin-1")
 _TLD = re.compile(r"\.[^.\n]*$", re.MULTILINE)
 # Anything a plain domain does not hold, and (as bytes) what it holds.
 _SPECIAL = re.compile(r"[^a-z0-9.\-_\n]")
@@ -84,6 +87,7 @@ class BulkFilter:
         one-typo table; ``two_typo_anchors``: its automaton of anchors → label numbers (indexes of
         ``skeletons``); ``compiled``: whether the scan runs in C, by default where it is built
         (``COMPILED``)."""
+        self._skeletons = frozenset(skeletons)
         self._pieces: _Pieces
         if not (COMPILED if compiled is None else compiled):
             self._pieces = PythonPieces(skeletons, one_edit_variants, two_typo_anchors)
@@ -117,13 +121,32 @@ class BulkFilter:
         return sorted(found)
 
     def _lines_worth_matching(self, text: str, domains: Sequence[str]) -> set[int]:
-        found, near = self._pieces.scan(text.encode("ascii"))
+        holding, near = self._pieces.scan(text.encode("ascii"))
         typo_words: dict[int, set[str]] = {}
         for line, word in near:
-            if line not in found:
-                typo_words.setdefault(line, set()).add(word)
-        found |= {line for line, near_words in typo_words.items() if not _ordinary(domains[line], near_words)}
-        return found
+            typo_words.setdefault(line, set()).add(word)
+        worth = {line for line in holding if not self._only_inside_words(domains[line])}
+        worth |= {
+            line
+            for line, near_words in typo_words.items()
+            if line not in worth and not _ordinary(domains[line], near_words)
+        }
+        return worth
+
+    def _only_inside_words(self, domain: str) -> bool:
+        """Whether every word of ``domain`` (TLD left out) is an ordinary one as written and none of
+        them, alone or run together with the next ones, is a label: then every label the exact scan
+        found in it is inside a longer word or crosses into a word it does not fill, which the
+        matcher never reads as the brand."""
+        pieces = _PIECES.split(_TLD.sub("", domain.lower()))
+        if not all(piece.isalpha() and words.is_word(piece, words.IN_WORD) for piece in pieces):
+            return False
+        skeletons = [_skeleton_pairs(piece.translate(_FOLD_TEXT)) for piece in pieces]
+        return not any(
+            "".join(skeletons[first:last]) in self._skeletons
+            for first in range(len(skeletons))
+            for last in range(first + 1, len(skeletons) + 1)
+        )
 
 
 class PythonPieces:
