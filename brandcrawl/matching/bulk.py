@@ -138,7 +138,7 @@ class BulkFilter:
         them, alone or run together with the next ones, is a label: then every label the exact scan
         found in it is inside a longer word or crosses into a word it does not fill, which the
         matcher never reads as the brand."""
-        pieces = _PIECES.split(_TLD.sub("", domain.lower()))
+        pieces = _words_of(domain)
         if not all(piece.isalpha() and words.is_word(piece, words.IN_WORD) for piece in pieces):
             return False
         skeletons = [_skeleton_pairs(piece.translate(_FOLD_TEXT)) for piece in pieces]
@@ -220,11 +220,16 @@ def _ordinary(domain: str, near_words: set[str]) -> bool:
     word as written: the matcher reads none of them as a typo ("a dictionary word is not a typo"),
     so the domain needs no matching for them (the exact scan finds a brand written inside one).
     Only letters are read as written: the matcher reads the digits of "mp3" as leetspeak."""
-    pieces = _PIECES.split(_TLD.sub("", domain.lower()))
+    pieces = _words_of(domain)
     near = [
         p for p in pieces if _skeleton_pairs(p.encode("ascii").translate(_FOLD).decode("ascii")) in near_words
     ]
     return bool(near) and all(piece.isalpha() and words.is_word(piece, words.TYPO_WORD) for piece in near)
+
+
+def _words_of(domain: str) -> list[str]:
+    """The words of a plain domain as written, lower-cased, its TLD left out."""
+    return _PIECES.split(_TLD.sub("", domain.lower()))
 
 
 def _special_characters(text: str) -> list[int]:
