@@ -31,10 +31,10 @@
 
 #define SEPARATOR '|'
 #define LINE_END '\n'
-/* bulk.py's two-typo rule: two edits, widened by two for each merged letter (an "m" here may be an
- * "rn" the matcher also measures). */
+/* bulk.py's two-typo rule: two edits, widened by two for each pair merged in the piece (the matcher also
+ * measures it with its "rn" unmerged, two edits from its "m"). */
 #define TWO_TYPOS 2
-#define EDITS_PER_MERGED_LETTER 2
+#define EDITS_PER_MERGED_PAIR 2
 #define MAX_PAIRS 8
 /* What a label character outside ASCII becomes: the text scanned is ASCII, so it never equals one of
  * its characters, which is all the edit distance asks of it. */
@@ -1017,16 +1017,17 @@ merge_pairs(const Scanner *self, const unsigned char *letters, size_t length, un
     return from_length;
 }
 
-/* Whether the skeleton ``piece`` is within two typos of a label tied to an anchor it starts or ends
- * with: bulk.py's _two_typo_ends. */
+/* Whether the skeleton ``piece``, where ``merged`` pairs were merged, is within two typos of a label tied
+ * to an anchor it starts or ends with: bulk.py's _two_typo_ends. */
 static int
-near_a_label(Scanner *self, const unsigned char *piece, Py_ssize_t length)
+near_a_label(Scanner *self, const unsigned char *piece, Py_ssize_t length, Py_ssize_t merged)
 {
     if (++self->piece_number == 0) {
         memset(self->seen, 0, self->label_count * sizeof(uint32_t));
         self->piece_number = 1;
     }
-    Py_ssize_t found = 0, slack = -1;
+    const Py_ssize_t slack = TWO_TYPOS + EDITS_PER_MERGED_PAIR * merged;
+    Py_ssize_t found = 0;
     for (int backwards = 0; backwards < 2; backwards++) {
         const Trie *trie = backwards ? &self->ends : &self->starts;
         uint32_t node = 0;
@@ -1036,15 +1037,6 @@ near_a_label(Scanner *self, const unsigned char *piece, Py_ssize_t length)
                 break;
             }
             const Node *reached = &trie->nodes[node];
-            if (reached->label_count && slack < 0) {
-                Py_ssize_t merged = 0;
-                for (Py_ssize_t k = 0; k < length; k++) {
-                    for (int p = 0; p < self->pair_count; p++) {
-                        merged += piece[k] == self->merged[p];
-                    }
-                }
-                slack = TWO_TYPOS + EDITS_PER_MERGED_LETTER * merged;
-            }
             for (uint32_t k = 0; k < reached->label_count; k++) {
                 const uint32_t label = self->labels[reached->label_start + k];
                 const Py_ssize_t label_length = self->skeleton_lengths[label];
@@ -1199,7 +1191,9 @@ scan_pieces(Scanner *self, const unsigned char *letters, size_t letters_length, 
                     return -1;
                 }
             }
-            if (anchored && length && near_a_label(self, skeleton, (Py_ssize_t)length)
+            /* Each pair merged took one letter out of the piece. */
+            const Py_ssize_t merged = (Py_ssize_t)(piece->letter_length - length);
+            if (anchored && length && near_a_label(self, skeleton, (Py_ssize_t)length, merged)
                 && add_near(found, piece->line, piece->skeleton_start, length) < 0) {
                 return -1;
             }

@@ -44,8 +44,8 @@ except ImportError:  # not built (no compiler at install time) or built for anot
 # Whether the per-piece work runs in C.
 COMPILED = PieceScanner is not None
 SEPARATORS = b"-._"
-# Letters the skeleton pairs merge into: each may stand for a pair the matcher also measures.
-_MERGED = tuple(letter for _pair, letter in SKELETON_PAIRS)
+# How the Python scan marks the letters the skeleton pairs merge into.
+_MERGED_CAPITALS = tuple(letter.upper() for _pair, letter in SKELETON_PAIRS)
 # The matcher's own readings (text.py), every digit read as leetspeak: a superset of what it folds.
 _LETTERS = {**LEET, "i": "l", "q": "g"}
 
@@ -66,6 +66,15 @@ _TLD = re.compile(r"\.[^.\n]*$", re.MULTILINE)
 _SPECIAL = re.compile(r"[^a-z0-9.\-_\n]")
 _PLAIN = b"abcdefghijklmnopqrstuvwxyz0123456789.-_\n"
 _PIECES = re.compile(r"[-._]")
+
+
+class Picks(NamedTuple):
+    """What the filter picks out of a chunk of domains (indexes, in order) to be matched, and which of
+    them it found a label in but no word that may be a typo (``BrandMatcher`` reads those first
+    for what the words around the labels say)."""
+
+    lines: list[int]
+    labels_only: frozenset[int]
 
 
 class _Pieces(Protocol):
@@ -97,11 +106,11 @@ class BulkFilter:
             anchors = two_typo_anchors.items()
             self._pieces = PieceScanner(one_edit_variants, anchors, skeletons, SKELETON_PAIRS, _FOLD)
 
-    def candidates(self, domains: Sequence[str]) -> list[int]:
-        """Indexes of the domains worth matching, in order."""
+    def candidates(self, domains: Sequence[str]) -> Picks:
+        """The domains worth matching."""
         text = "\n".join(domains).lower()
         if text.count("\n") != len(domains) - 1:
-            return list(range(len(domains)))  # a candidate with a line break: no line is trusted
+            return Picks(list(range(len(domains))), frozenset())  # a line break: no line is trusted
         found: set[int] = set()
         special = _special_characters(text)
         # Dots the TLD rule would misread: a label left empty, first or last (plain finds: fast).
@@ -117,21 +126,21 @@ class BulkFilter:
             for line in found:
                 lines[line] = ""
             text = "\n".join(lines)
-        found |= self._lines_worth_matching(text, domains)
-        return sorted(found)
+        worth, labels_only = self._lines_worth_matching(text, domains)
+        return Picks(sorted(found | worth), frozenset(labels_only - found))
 
-    def _lines_worth_matching(self, text: str, domains: Sequence[str]) -> set[int]:
+    def _lines_worth_matching(self, text: str, domains: Sequence[str]) -> tuple[set[int], set[int]]:
+        """The lines worth matching, and those of them holding a label but no word that may be a
+        typo (other than ordinary words)."""
         holding, near = self._pieces.scan(text.encode("ascii"))
         typo_words: dict[int, set[str]] = {}
         for line, word in near:
             typo_words.setdefault(line, set()).add(word)
-        worth = {line for line in holding if not self._only_inside_words(domains[line])}
-        worth |= {
-            line
-            for line, near_words in typo_words.items()
-            if line not in worth and not _ordinary(domains[line], near_words)
+        may_be_typos = {
+            line for line, near_words in typo_words.items() if not _ordinary(domains[line], near_words)
         }
-        return worth
+        labels_only = {line for line in holding - may_be_typos if not self._only_inside_words(domains[line])}
+        return labels_only | may_be_typos, labels_only
 
     def _only_inside_words(self, domain: str) -> bool:
         """Whether every word of ``domain`` (TLD left out) is an ordinary one as written and none of
@@ -174,7 +183,11 @@ class PythonPieces:
         or within two typos of a label."""
         # The TLD goes, as in the matcher: "com" must not pass for a typo of a three-letter brand.
         text = _TLD.sub("", chunk.decode("ascii")).encode("ascii").translate(_FOLD).decode("ascii")
-        folded = _skeleton_pairs(text)
+        # The pairs merged in capitals, so that the two-typo check knows where they were.
+        marked = text
+        for pair, letter in SKELETON_PAIRS:
+            marked = marked.replace(pair, letter.upper())
+        folded = marked.lower()
         joined = folded.replace("|", "")
         words = "|" + folded.replace("\n", "|\n|") + "|"
         found: set[int] = set()
@@ -191,21 +204,23 @@ class PythonPieces:
             automaton.make_automaton()
             near = list(automaton.iter(words))
         if len(self._anchors):
-            near += self._two_typo_ends(words)
+            near += self._two_typo_ends(words, "|" + marked.replace("\n", "|\n|") + "|")
         near.sort()
         lines = _line_numbers(words, [end for end, _ in near])
         return found, [(line, word) for line, (_end, word) in zip(lines, near, strict=True)]
 
-    def _two_typo_ends(self, words: str) -> Iterator[tuple[int, str]]:
+    def _two_typo_ends(self, words: str, marked: str) -> Iterator[tuple[int, str]]:
+        """``words`` with its merged pairs in capitals in ``marked``."""
         # The hot loop of the Python path (one pass per piece found): names bound locally.
         rfind, find, skeletons, distance = words.rfind, words.find, self._skeletons, OSA.distance
         for end, anchored in self._anchors.iter(words):
             start = rfind("|", 0, end) + 1
             length = find("|", end) - start
             word = words[start : start + length]
-            # The matcher also measures the word with rn/vv unmerged: each m or w here may be a pair
-            # there, up to two edits away, so the bound here widens by two for each.
-            slack = 2 + 2 * sum(word.count(letter) for letter in _MERGED)
+            # The matcher also measures the word with rn/vv unmerged, two edits from each merged
+            # letter: within two edits there is within two more here for each pair merged.
+            merged = sum(marked.count(capital, start, start + length) for capital in _MERGED_CAPITALS)
+            slack = 2 + 2 * merged
             # Labels sharing an anchor are sorted by length: only those near the word's are measured.
             low = bisect_left(anchored.lengths, length - slack)
             high = bisect_right(anchored.lengths, length + slack)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from brandcrawl.assets import canonical_platform
 from brandcrawl.config import Brand, WatchConfig
 from brandcrawl.matching import explain, words
 from brandcrawl.matching.bulk import AnchoredLabels, BulkFilter, two_typo_anchors
-from brandcrawl.matching.candidates import REGIONS, Region, ascii_host
+from brandcrawl.matching.candidates import REGIONS, Region, ascii_host, domain_region
 from brandcrawl.matching.text import SKELETON_LETTERS, Folded, label, skeleton_of
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ BULK_CHUNK = 50_000
 RECENT_HITS = 4_096
 MAX_CANDIDATE = 1_000
 MAX_WORD = 63  # the longest DNS label
+_DIGIT = re.compile(r"\d")
 TWO_TYPOS_LENGTH = 8
 # The letters a typo can bring in, on the skeleton ("i" reads as "l" there).
 TYPO_ALPHABET = "abcdefghjklmnopqrstuvwxyz0123456789"
@@ -221,7 +223,10 @@ class BrandMatcher:
             self._bulk = BulkFilter(skeletons, self._one_typo.keys(), self._anchors)
         offset = 0
         for chunk in _chunks(candidates, BULK_CHUNK):
-            for position in self._bulk.candidates(chunk):
+            picks = self._bulk.candidates(chunk)
+            for position in picks.lines:
+                if position in picks.labels_only and self._labels_only_say_no(chunk[position]):
+                    continue  # most picks: a brand inside a run of letters that are not words around it
                 if matches := self.match(chunk[position], kind):
                     self._remember(chunk[position], matches)
                     yield offset + position, matches
@@ -253,6 +258,10 @@ class BrandMatcher:
         return {brand for key in keys for brand in self._official.get(key, ())}
 
     def _occurrences(self, region: Region) -> Iterator[_Occurrence]:
+        yield from self._exact_occurrences(region)
+        yield from self._typo_occurrences(region)
+
+    def _exact_occurrences(self, region: Region) -> Iterator[_Occurrence]:
         folded = region.folded
         if self._labels:
             for end, numbers in self._exact.iter(folded.skeleton):
@@ -260,6 +269,9 @@ class BrandMatcher:
                     lab = self._labels[number]
                     start, stop = folded.text_span(end + 1 - len(lab.skeleton), end + 1)
                     yield _Occurrence(lab, start, stop, 0)
+
+    def _typo_occurrences(self, region: Region) -> Iterator[_Occurrence]:
+        folded = region.folded
         if not self._one_typo:
             return
         for start, end in _words(folded.starts, len(folded.text)):
@@ -301,19 +313,8 @@ class BrandMatcher:
         written = folded.text[start:end]
         if occurrence.distance and (written in self._label_texts or words.is_word(written, words.TYPO_WORD)):
             return None  # another watched brand, or an ordinary word: not a typo
-        crossed = [s for s in folded.starts if start < s < end]
-        if crossed and (left or right):
-            return None  # split across words only when whole words spell it: galli-mard, not chouchou-berceau
-        if (left or right) and word_end - word_start > MAX_WORD:
-            return None  # longer than any domain label or handle: no word reading is worth its cost
         if left or right:
-            whole = folded.text[word_start:word_end]
-            if whole != lab.text and words.is_word(whole, words.IN_WORD):
-                return None  # inside a longer word: tuberose, unfree, pineapple
-            vocabulary = watched.vocabulary
-            if not self._affix(region, word_start, start, left, common, vocabulary):
-                return None
-            if not (right in PLURALS or self._affix(region, end, word_end, right, common, vocabulary)):
+            if self._words_around_say_no(region, occurrence, word_start, word_end):
                 return None
             letters_start = start if self._is_number(region, word_start, start) else word_start
             letters_end = end if self._is_number(region, end, word_end) else word_end
@@ -334,6 +335,42 @@ class BrandMatcher:
         left_shown = _written(folded, added_before, start)
         right_shown = _written(folded, end, added_after)
         return _describe(region, occurrence, left_shown, right_shown, span, candidate, watched)
+
+    def _words_around_say_no(
+        self, region: Region, occurrence: _Occurrence, word_start: int, word_end: int
+    ) -> bool:
+        """Whether the words holding a label with letters around it (``text[word_start:word_end]``
+        holds more than the label) say it is not the brand."""
+        folded, lab = region.folded, occurrence.label
+        start, end = occurrence.start, occurrence.end
+        if any(start < s < end for s in folded.starts):
+            return True  # split across words only when whole words spell it: galli-mard, not chouchou-berceau
+        if word_end - word_start > MAX_WORD:
+            return True  # longer than any domain label or handle: no word reading is worth its cost
+        whole = folded.text[word_start:word_end]
+        if whole != lab.text and words.is_word(whole, words.IN_WORD):
+            return True  # inside a longer word: tuberose, unfree, pineapple
+        watched = self._watched[lab.brand]
+        common, vocabulary = watched.brand.common_word, watched.vocabulary
+        if not self._affix(region, word_start, start, folded.text[word_start:start], common, vocabulary):
+            return True
+        right = folded.text[end:word_end]
+        return not (right in PLURALS or self._affix(region, end, word_end, right, common, vocabulary))
+
+    def _labels_only_say_no(self, domain: str) -> bool:
+        """For a domain the bulk filter found a label in but no word that may be a typo (and no
+        character a plain domain does not hold): whether the words around each label say it is not
+        the brand, so that matching it would find nothing."""
+        region = domain_region(domain[:MAX_CANDIDATE])
+        if _DIGIT.search(region.folded.original):
+            return False  # digits the bulk filter and the matcher may read apart
+        folded = region.folded
+        for occurrence in self._exact_occurrences(region):
+            word_start, word_end = folded.word_bounds(occurrence.start, occurrence.end)
+            fills_its_words = word_start == occurrence.start and occurrence.end == word_end
+            if fills_its_words or not self._words_around_say_no(region, occurrence, word_start, word_end):
+                return False
+        return True
 
     @staticmethod
     def _is_number(region: Region, start: int, end: int) -> bool:
