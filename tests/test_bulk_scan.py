@@ -519,36 +519,43 @@ def test_without_a_compiler_the_package_still_builds(tmp_path: Path) -> None:
         assert "brandcrawl-0.1.0/brandcrawl/matching/_bulkscan.c" in sdist.getnames()
 
 
-def test_a_typo_that_is_an_ordinary_word_is_left_out() -> None:
-    """ "like" is a letter away from Nike, but a dictionary word is not a typo: the filter leaves out
-    domains whose only typo-like words are ordinary ones, and keeps the rest. A word with digits is
-    not read as written: "mp3" is a word, but "mpe" to the matcher, a letter away from MPA."""
-    matcher = BrandMatcher.from_names(["Nike", "MPA"])
-    domains = ["like.com", "bike-shop.fr", "nikr.com", "like-nikr.com", "mp3.com", "nike.com"]
-    for bulk_filter in filters(matcher).values():
-        picked = [domains[i] for i in bulk_filter.candidates(domains).lines]
-        assert picked == ["nikr.com", "like-nikr.com", "mp3.com", "nike.com"]
-    hits = [domains[i] for i, _ in matcher.match_many(domains, "domain")]
-    assert hits == [domain for domain in domains if matcher.match(domain, "domain")]
-    assert "mp3.com" in hits
-
-
-def test_a_brand_only_inside_ordinary_words_is_left_out() -> None:
-    """ "moniker" holds nike and "freedom" free, but a brand inside a longer word is not the brand:
-    the filter leaves out domains made only of ordinary words, unless a word, or words run together,
-    spell a label (la-poste) or one of them is not ordinary (monikerz)."""
-    matcher = BrandMatcher([Brand("Nike"), Brand("Free", common_word=True), Brand("La Poste"), Brand("Uber")])
-    domains = ["moniker.com", "freedom-tuberose.fr", "la-poste.fr", "free-sample.com", "monikerz.com"]
-    domains += ["moniker-nike.net", "www.moniker.co.uk"]
-    for bulk_filter in filters(matcher).values():
-        picked = [domains[i] for i in bulk_filter.candidates(domains).lines]
-        assert picked == ["la-poste.fr", "free-sample.com", "monikerz.com", "moniker-nike.net"]
-    hits = [domains[i] for i, _ in matcher.match_many(domains, "domain")]
-    assert hits == [domain for domain in domains if matcher.match(domain, "domain")]
-    assert "la-poste.fr" in hits
-
-
 AROUND = BrandMatcher([Brand("Nike"), Brand("Uber"), Brand("Free", common_word=True), Brand("La Poste")])
+
+
+@pytest.mark.parametrize(
+    ("matcher", "domains", "picked", "hit"),
+    [
+        # "like" is a letter away from Nike, but a dictionary word is not a typo. A word with digits
+        # is not read as written: "mp3" is a word, but "mpe" to the matcher, a letter away from MPA.
+        pytest.param(
+            BrandMatcher.from_names(["Nike", "MPA"]),
+            ["like.com", "bike-shop.fr", "nikr.com", "like-nikr.com", "mp3.com", "nike.com"],
+            ["nikr.com", "like-nikr.com", "mp3.com", "nike.com"],
+            "mp3.com",
+            id="typos that are ordinary words",
+        ),
+        # "moniker" holds nike and "freedom" free, but a brand inside a longer word is not the brand,
+        # unless a word, or words run together, spell a label (la-poste) or one is no word (monikerz).
+        pytest.param(
+            AROUND,
+            [
+                *("moniker.com", "freedom-tuberose.fr", "la-poste.fr", "free-sample.com"),
+                *("monikerz.com", "moniker-nike.net", "www.moniker.co.uk"),
+            ],
+            ["la-poste.fr", "free-sample.com", "monikerz.com", "moniker-nike.net"],
+            "la-poste.fr",
+            id="labels only inside ordinary words",
+        ),
+    ],
+)
+def test_domains_of_ordinary_words_are_left_out(
+    matcher: BrandMatcher, domains: list[str], picked: list[str], hit: str
+) -> None:
+    for bulk_filter in filters(matcher).values():
+        assert [domains[i] for i in bulk_filter.candidates(domains).lines] == picked
+    hits = [domains[i] for i, _ in matcher.match_many(domains, "domain")]
+    assert hits == [domain for domain in domains if matcher.match(domain, "domain")]
+    assert hit in hits
 
 
 @pytest.mark.parametrize(
