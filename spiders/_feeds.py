@@ -466,11 +466,12 @@ def csv_rows(stream: BinaryIO, encoding: str = "utf-8-sig", **options: Any) -> I
         yield from csv.DictReader(text, **options)
 
 
-def json_items(stream: BinaryIO, key: str | None) -> Iterable[Any]:
+def json_items(stream: BinaryIO, key: str | None, item_type: type | None = None) -> Iterable[Any]:
     """The items of the JSON array at ``key`` of the top-level object (None: a top-level array), read
-    as a stream; numbers come as Decimal."""
+    as a stream; numbers come as Decimal; objects as ``item_type`` where given (a msgspec Struct of
+    the fields the spider reads)."""
     with without_bom(stream) as source:
-        yield from array_items(source, key)
+        yield from array_items(source, key, item_type)
 
 
 def without_bom(stream: BinaryIO) -> BinaryIO:

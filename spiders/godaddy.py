@@ -20,6 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import msgspec
 from scrapy.http import Response, TextResponse
 
 from brandcrawl.items import Listing
@@ -39,6 +40,20 @@ BUY_NOW = "BuyNow"
 # The listing page when an item carries no link (GoDaddy's long-standing address, redirected to the
 # current /domain-auctions/<name>-<id> page).
 LEGACY_LISTING = "https://auctions.godaddy.com/trpItemListing.aspx?domain={domain}"
+
+
+class Item(msgspec.Struct, rename="camel"):
+    """The fields of an item the spider reads (the others are skipped while the file is decoded)."""
+
+    domain_name: Any = None
+    link: Any = None
+    auction_type: Any = None
+    auction_end_time: Any = None
+    price: Any = None
+    number_of_bids: Any = None
+    domain_age: Any = None
+    pageviews: Any = None
+    valuation: Any = None
 
 
 class GoDaddySpider(FeedSpider):
@@ -66,51 +81,53 @@ class GoDaddySpider(FeedSpider):
     def is_blocked(self, response: TextResponse) -> bool:
         return response.status == 403 or super().is_blocked(response)
 
-    def rows(self, response: Response, feed: Feed) -> Iterator[dict[str, Any]]:
-        return iter(json_items(file_in(response), ITEMS))
+    def rows(self, response: Response, feed: Feed) -> Iterator[Item]:
+        """The items, each an ``Item`` (or, where the file holds something else than an object,
+        that value, which row_domain counts as malformed)."""
+        return iter(json_items(file_in(response), ITEMS, Item))
 
-    def row_domain(self, row: dict[str, Any], feed: Feed) -> str:
+    def row_domain(self, row: Item, feed: Feed) -> str:
         # Real files hold a few items with an empty domainName: malformed, counted and skipped.
-        name = row["domainName"]
-        if "." not in name:
-            raise PageFormatError("not a domain name")
+        name = row.domain_name  # AttributeError where the file holds something else than an object
+        if not isinstance(name, str) or "." not in name:
+            raise PageFormatError(f"not a domain name: {name!r}")
         # Matched as its listing's asset is named (GoDaddy writes names in capitals), so that the
         # match pipeline finds the spider's answer among the matcher's recent hits.
         return name.lower()
 
-    def row_listing(self, row: dict[str, Any], site: Site, feed: Feed, seen_at: datetime) -> Listing:
-        domain = feed_name(row["domainName"])
+    def row_listing(self, row: Item, site: Site, feed: Feed, seen_at: datetime) -> Listing:
+        domain = feed_name(row.domain_name)
         fields: dict[str, Any] = {
             "url": self._parse_url(row, site, domain),
-            "bid_count": _parse_int(row.get("numberOfBids")),
-            "end_time": _parse_end_time(row.get("auctionEndTime")),
+            "bid_count": _parse_int(row.number_of_bids),
+            "end_time": _parse_end_time(row.auction_end_time),
             "details": self._parse_details(row, feed),
         }
-        price = row.get("price")
+        price = row.price
         if isinstance(price, int | Decimal):
             fields |= {"price": Decimal(price), "currency": site.currency}
         else:
             fields["price_text"] = price  # "$1,324": the normalise pipeline reads it
-        if row.get("auctionType") == BUY_NOW and feed is not CLOSEOUT:
+        if row.auction_type == BUY_NOW and feed is not CLOSEOUT:
             fields["sale_method"] = "fixed"
         return self.feed_listing(domain, site, feed, seen_at, **fields)
 
     def listing_url(self, site: Site, domain: str) -> str:
         return LEGACY_LISTING.format(domain=quote(domain))
 
-    def _parse_url(self, row: dict[str, Any], site: Site, domain: str) -> str:
-        link = row.get("link")
+    def _parse_url(self, row: Item, site: Site, domain: str) -> str:
+        link = row.link
         if not isinstance(link, str) or not link.startswith("https://"):
             return self.listing_url(site, domain)
         # "?isc=json_biddable" says which file the link came from: one address per listing.
         return link.partition("?")[0]
 
-    def _parse_details(self, row: dict[str, Any], feed: Feed) -> dict[str, Any]:
+    def _parse_details(self, row: Item, feed: Feed) -> dict[str, Any]:
         details = {
-            "auction_type": row.get("auctionType"),
-            "domain_age": _parse_int(row.get("domainAge")),
-            "pageviews": _parse_int(row.get("pageviews")),
-            "valuation_usd": _parse_dollars(row.get("valuation")),
+            "auction_type": row.auction_type,
+            "domain_age": _parse_int(row.domain_age),
+            "pageviews": _parse_int(row.pageviews),
+            "valuation_usd": _parse_dollars(row.valuation),
         }
         if feed is EXPIRING:
             details["expiring"] = True

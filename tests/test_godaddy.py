@@ -272,8 +272,8 @@ def test_a_malformed_item_is_counted_and_skipped(
     assert "gallimard-paris.com" not in by_id(listings)
     assert (stat(spider, "brandcrawl/feed/rows"), stat(spider, "brandcrawl/feed/malformed")) == (13, 5)
     assert "malformed row skipped (ValueError: Invalid isoformat string" in caplog.text  # the end time
-    assert "malformed row skipped (KeyError: 'domainName')" in caplog.text
-    assert "malformed row skipped (TypeError" in caplog.text  # a null name, a bare string
+    assert "malformed row skipped (PageFormatError: not a domain name: None)" in caplog.text  # none, null
+    assert "malformed row skipped (AttributeError" in caplog.text  # a bare string
     assert stat(spider, "brandcrawl/parse_errors") is None, "a few bad items do not spoil the file"
 
 

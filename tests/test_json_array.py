@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import ijson
+import msgspec
 import pytest
 
 from spiders import _json_array
@@ -139,3 +140,19 @@ def test_items_read_before_a_break_in_the_file_are_given() -> None:
         items.extend(array_items(io.BytesIO(body), "data"))
     assert 0 < len(items) < len(good)
     assert items == good[: len(items)]
+
+
+class Named(msgspec.Struct, rename="camel"):
+    domain_name: Any = None
+    price: Any = None
+
+
+@pytest.mark.usefixtures("tiny_reads")
+def test_objects_come_as_the_item_type_and_other_items_as_they_are() -> None:
+    items = [{"domainName": "A.COM", "price": 1.5, "skipped": [{"a": 1}]}, "junk", {"price": "$2"}, 7, {}]
+    body = json.dumps({"meta": {}, "data": items}).encode()
+    expected = [Named("A.COM", Decimal("1.5")), "junk", Named(None, "$2"), 7, Named()]
+    assert list(array_items(io.BytesIO(body), "data", Named)) == expected
+    # A key written with an escape is not found by its bytes: the short document is read whole.
+    escaped = b'{"d\\u0061ta": ' + json.dumps(items[:2]).encode() + b"}"
+    assert list(array_items(io.BytesIO(escaped), "data", Named)) == expected[:2]
