@@ -71,6 +71,30 @@ def test_every_migration_goes_down_and_up_again(bare_db_url: str) -> None:
         store.close()
 
 
+@pytest.mark.sqlite_only(reason="a SQLite file's journal mode")
+def test_connections_switching_a_new_database_to_wal_at_once_all_get_through(tmp_path: Path) -> None:
+    """Connections switching a new SQLite file to WAL at once can each hold a read lock another
+    needs gone, and SQLite then fails one at once ("database is locked") instead of waiting."""
+    errors: list[SQLAlchemyError] = []
+
+    def connect(store: Store, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        try:
+            with store.engine.connect() as connection:
+                connection.exec_driver_sql("SELECT 1")
+        except SQLAlchemyError as error:
+            errors.append(error)
+
+    for attempt in range(100):
+        stores = [Store(f"sqlite:///{tmp_path / f'new-{attempt}.db'}") for _ in range(3)]
+        barrier = threading.Barrier(len(stores))
+        with ThreadPoolExecutor(len(stores)) as pool:
+            list(pool.map(connect, stores, [barrier] * len(stores)))
+        for store in stores:
+            store.close()
+    assert errors == []
+
+
 def test_two_processes_creating_the_schema_at_once_take_turns(bare_db_url: str) -> None:
     upgrade = [sys.executable, "-m", "brandcrawl.cli", "db", "upgrade", "--db", bare_db_url]
     processes = [

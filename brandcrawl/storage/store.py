@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import tempfile
+import time
 import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,6 +26,8 @@ from brandcrawl.storage.models import CrawlRun, ListingChange, ListingRow
 DEFAULT_DB_URL = "sqlite:///brandcrawl.db"
 # Rows read at a time when a query walks many listings.
 CHUNK_SIZE = 500
+# How long a SQLite connection waits for another one's write lock before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 30
 # PostgreSQL advisory locks, a kind of lock each (with a name's CRC-32 in the low 32 bits of the
 # key), taken where SQLite's one write lock already makes writers take turns.
 _MIGRATION_LOCK = 0x6272_0001
@@ -255,12 +259,27 @@ def _sqlite_connect(connection: Any, _record: Any) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide where transactions start (see _sqlite_begin).
     connection.isolation_level = None
     cursor = connection.cursor()
-    # WAL lets a digest read while a crawl writes; the timeout waits out the other writer.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    # The timeout waits out the other writer; WAL lets a digest read while a crawl writes.
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+    _switch_to_wal(cursor)
     # Foreign keys stay unenforced on SQLite: a batch migration rebuilds a table by copying and
     # dropping it, and enforced keys would cascade that drop into every hit and change.
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Two connections switching a new database to WAL at once can each hold a read lock the other
+    needs gone: SQLite then fails one of them at once ("database is locked") rather than wait, so
+    that one tries again once the other is through."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _sqlite_begin(connection: Any) -> None:
