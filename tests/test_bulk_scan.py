@@ -20,7 +20,7 @@ import ahocorasick
 import pytest
 
 from brandcrawl.config import Brand
-from brandcrawl.matching import BrandMatcher, bulk
+from brandcrawl.matching import BrandMatcher, bulk, candidates
 from brandcrawl.matching.text import SKELETON_PAIRS
 from tests.scrapyd_nodes import project_copy
 
@@ -576,7 +576,7 @@ def test_what_the_words_around_a_label_say_before_matching(domain: str, says_no:
     say; a "no" there is the matcher's own answer, and the domain is not matched."""
     for bulk_filter in filters(AROUND).values():
         assert bulk_filter.candidates([domain]) == bulk.Picks([0], frozenset({0}))
-    assert AROUND._labels_only_say_no(domain) is says_no
+    assert AROUND._labels_only_say_no(candidates.domain_region(domain)) is says_no
     hit = bool(AROUND.match(domain, "domain"))
     assert not (says_no and hit)
     assert [i for i, _ in AROUND.match_many([domain], "domain")] == ([0] if hit else [])

@@ -189,7 +189,9 @@ class BrandMatcher:
             return list(known)
         # Listings are short; a page of text is read only up to here (spans stay valid).
         candidate = candidate[:MAX_CANDIDATE]
-        region = REGIONS[kind](candidate)
+        return self._matches(REGIONS[kind](candidate), kind, candidate)
+
+    def _matches(self, region: Region, kind: str, candidate: str) -> list[Match]:
         if not region.folded.text:
             return []
         by_brand: dict[int, list[_Occurrence]] = {}
@@ -225,9 +227,11 @@ class BrandMatcher:
         for chunk in _chunks(candidates, BULK_CHUNK):
             picks = self._bulk.candidates(chunk)
             for position in picks.lines:
-                if position in picks.labels_only and self._labels_only_say_no(chunk[position]):
+                domain = chunk[position][:MAX_CANDIDATE]
+                region = domain_region(domain)
+                if position in picks.labels_only and self._labels_only_say_no(region):
                     continue  # most picks: a brand inside a run of letters that are not words around it
-                if matches := self.match(chunk[position], kind):
+                if matches := self._matches(region, kind, domain):
                     self._remember(chunk[position], matches)
                     yield offset + position, matches
             offset += len(chunk)
@@ -357,11 +361,10 @@ class BrandMatcher:
         right = folded.text[end:word_end]
         return not (right in PLURALS or self._affix(region, end, word_end, right, common, vocabulary))
 
-    def _labels_only_say_no(self, domain: str) -> bool:
+    def _labels_only_say_no(self, region: Region) -> bool:
         """For a domain the bulk filter found a label in but no word that may be a typo (and no
         character a plain domain does not hold): whether the words around each label say it is not
         the brand, so that matching it would find nothing."""
-        region = domain_region(domain[:MAX_CANDIDATE])
         if _DIGIT.search(region.folded.original):
             return False  # digits the bulk filter and the matcher may read apart
         folded = region.folded
