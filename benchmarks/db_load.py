@@ -51,6 +51,8 @@ ROOT = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / "data"
 sys.path[:0] = [str(ROOT), str(BENCH_DIR)]
 
+from procstatus import status_mb  # noqa: E402
+
 from brandcrawl.settings import BRANDCRAWL_DB_BATCH_SIZE  # noqa: E402 (after the path)
 
 BACKENDS = ("sqlite", "postgresql")
@@ -61,14 +63,6 @@ OLD_REV = "dc4d447"
 FIRST_SEEN = datetime(2027, 1, 10, 6, 0, tzinfo=UTC)
 # One auction in 20 has a new bid by the next day's crawl.
 REBID_EVERY = 20
-
-
-def _status_mb(field: str) -> float:
-    """A field of /proc/self/status (VmHWM, VmRSS), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 # --- The listings ---------------------------------------------------------------------------------
@@ -141,7 +135,7 @@ def load_child(args: argparse.Namespace) -> dict[str, Any]:
     rebid = args.phase == "reload"
     listings = feed_listings(Path(args.droplist), args.rows, brands, rebid)
     now = FIRST_SEEN + timedelta(days=1) if rebid else FIRST_SEEN
-    rss_before = _status_mb("VmRSS")
+    rss_before = status_mb("VmRSS")
     totals = {"listings": 0, "new_listings": 0, "new_hits": 0, "changes": 0}
     writing = 0.0
     started = time.perf_counter()
@@ -152,7 +146,7 @@ def load_child(args: argparse.Namespace) -> dict[str, Any]:
         for name in totals:
             totals[name] += getattr(result, name)
     wall = time.perf_counter() - started
-    peak = _status_mb("VmHWM")
+    peak = status_mb("VmHWM")
     size = database_size(store)
     content = content_digest(store) if rebid else None
     store.close()

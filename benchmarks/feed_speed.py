@@ -45,6 +45,8 @@ ROOT = BENCH_DIR.parent
 DATA_DIR = BENCH_DIR / "data"
 sys.path[:0] = [str(ROOT), str(BENCH_DIR)]
 
+from procstatus import status_mb  # noqa: E402 (after the path)
+
 if TYPE_CHECKING:
     from datetime import datetime
 
@@ -57,14 +59,6 @@ CRAWL_SETTINGS = {"DOWNLOAD_DELAY": 0, "AUTOTHROTTLE_ENABLED": False, "CONCURREN
 TARGET_RATE = 150_000  # rows/s end to end, at the largest watch list
 TARGET_SHARE = 0.5  # of the raw-parse ceiling
 TARGET_RSS_MB = 400
-
-
-def _status_mb(field: str) -> float:
-    """A field of /proc/self/status (VmHWM, VmRSS), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def _spider_class(feed: str) -> type[FeedSpider]:
@@ -179,7 +173,7 @@ def crawl_child(feed: str, brands: list[dict[str, Any]], base_url: str, profile_
         watch = load_watch(watch_path)
         database = Path(tmp) / "bench.db"
         profiler = cProfile.Profile() if profile_out else None
-        rss_before = _status_mb("VmRSS")
+        rss_before = status_mb("VmRSS")
         start = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -194,7 +188,7 @@ def crawl_child(feed: str, brands: list[dict[str, Any]], base_url: str, profile_
         if profiler:
             profiler.disable()
         wall_s = time.perf_counter() - start
-        peak = _status_mb("VmHWM")
+        peak = status_mb("VmHWM")
         if profiler and profile_out:
             profiler.dump_stats(profile_out)
         with sqlite3.connect(database) as connection:
@@ -252,7 +246,7 @@ def parse_child(feed: str, files_dir: Path) -> dict:
                     domains.append("")
         parse_s += time.perf_counter() - start
         del response, stream
-    return {"parse_s": parse_s, "rows": rows, "malformed": malformed, "peak_rss_mb": _status_mb("VmHWM")}
+    return {"parse_s": parse_s, "rows": rows, "malformed": malformed, "peak_rss_mb": status_mb("VmHWM")}
 
 
 def _run_child(arguments: list[str]) -> dict:

@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from evalset import BRANDS, DATA_DIR, SEED, TLD_MIX
+from procstatus import status_mb
 
 SYLLABLES = (
     "ka ko ki ku ze zo za lu lo li ra ro ri ne no na vi vo va ta to ti mo mi ma de do di "
@@ -33,14 +34,6 @@ SYLLABLES = (
     "tri tra pro pra bra bro cla clo dra dro fla flo gra gro pla plo sta sto stra vex lux nix"
 ).split()
 PLANTED = 300
-
-
-def _proc_status(field: str) -> int:
-    """A field of /proc/self/status, in kB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
 
 
 # --- Data -------------------------------------------------------------------------------------
@@ -156,7 +149,7 @@ def child(args: argparse.Namespace) -> dict:
         spec = spec[: args.brand_subset]
     feed = Path(args.feed)
     counter = [0]
-    rss_before = _proc_status("VmRSS")
+    rss_before = status_mb("VmRSS")
     extra: dict = {}
     if args.child == "ours":
         from brandcrawl.config import Brand
@@ -171,7 +164,7 @@ def child(args: argparse.Namespace) -> dict:
             )
             for s in spec
         ]
-        rss_before = _proc_status("VmRSS")
+        rss_before = status_mb("VmRSS")
         start = time.perf_counter()
         matcher = BrandMatcher(brands)
         constructed = time.perf_counter()
@@ -224,8 +217,8 @@ def child(args: argparse.Namespace) -> dict:
         "processed": counter[0],
         "hits": len(hits),
         "hit_indexes": hits,
-        "rss_before_build_mb": rss_before / 1024,
-        "peak_rss_mb": _proc_status("VmHWM") / 1024,
+        "rss_before_build_mb": rss_before,
+        "peak_rss_mb": status_mb("VmHWM"),
     }
 
 
