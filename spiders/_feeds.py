@@ -310,7 +310,9 @@ class FeedSpider(SearchSpider):
 
     def _domain(self, row: Any, feed: Feed, counts: dict[str, int]) -> str:
         try:
-            return self.row_domain(row, feed)
+            # Matched in lower case, as its listing's asset is named (GoDaddy writes names in
+            # capitals), so that the match pipeline finds the spider's answer among the recent hits.
+            return self.row_domain(row, feed).lower()
         except PAGE_ERRORS as error:
             self._malformed(row, error, counts)
             return ""  # matches nothing, keeps the chunk's positions

@@ -91,9 +91,7 @@ class GoDaddySpider(FeedSpider):
         name = row.domain_name  # AttributeError where the file holds something else than an object
         if not isinstance(name, str) or "." not in name:
             raise PageFormatError(f"not a domain name: {name!r}")
-        # Matched as its listing's asset is named (GoDaddy writes names in capitals), so that the
-        # match pipeline finds the spider's answer among the matcher's recent hits.
-        return name.lower()
+        return name
 
     def row_listing(self, row: Item, site: Site, feed: Feed, seen_at: datetime) -> Listing:
         domain = feed_name(row.domain_name)
