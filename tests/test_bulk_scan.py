@@ -20,8 +20,8 @@ import ahocorasick
 import pytest
 
 from brandcrawl.config import Brand
-from brandcrawl.matching import BrandMatcher, bulk, candidates
-from brandcrawl.matching.text import SKELETON_PAIRS
+from brandcrawl.matching import BrandMatcher, bulk
+from brandcrawl.matching.text import SKELETON_LETTERS, SKELETON_PAIRS
 from tests.scrapyd_nodes import project_copy
 
 needs_c = pytest.mark.skipif(
@@ -58,8 +58,9 @@ def filters(matcher: BrandMatcher) -> dict[bool, bulk.BulkFilter]:
     """The C (True) and Python (False) bulk filters of ``matcher``, from its tables, as match_many
     builds its own."""
     skeletons = [lab.skeleton for lab in matcher._labels]
+    tables = (skeletons, matcher._one_typo.keys(), matcher._anchors, matcher.word_checks())
     return {
-        compiled: bulk.BulkFilter(skeletons, matcher._one_typo.keys(), matcher._anchors, compiled=compiled)
+        compiled: bulk.BulkFilter(*tables, compiled=compiled)
         for compiled in (True, False)
         if compiled is False or bulk.COMPILED
     }
@@ -181,7 +182,7 @@ def test_the_c_and_python_paths_pick_the_same_lines(tables: str, count: int, see
     both = filters(MATCHER) if tables == "all" else exact_only([lab.skeleton for lab in MATCHER._labels])
     found = {compiled: bulk_filter.candidates(domains) for compiled, bulk_filter in both.items()}
     assert found[True] == found[False]
-    assert len(found[True].lines) > count // 10  # the feed plants enough to compare
+    assert len(found[True]) > count // 10  # the feed plants enough to compare
 
 
 @needs_c
@@ -209,7 +210,7 @@ def test_long_variants_and_many_pieces_spelled_apart() -> None:
     }
     assert one_typo[True] == one_typo[False] == set(range(len(pieces) - 1))
     domains = [f"{piece}.com" for piece in pieces]
-    found = {compiled: f.candidates(domains).lines for compiled, f in filters(matcher).items()}
+    found = {compiled: f.candidates(domains) for compiled, f in filters(matcher).items()}
     assert found[True] == found[False] == list(range(len(domains) - 1))
     assert [i for i, _ in matcher.match_many(domains, "domain")] == found[True]
 
@@ -319,9 +320,9 @@ def test_scans_of_raw_chunks_agree(letters: bytes) -> None:
 )
 def test_the_exact_scan(compiled: bool, skeletons: list[str], domains: list[str], lines: list[int]) -> None:
     bulk_filter = exact_only(skeletons)[compiled]
-    assert bulk_filter.candidates(domains).lines == lines
+    assert bulk_filter.candidates(domains) == lines
     assert bulk_filter._pieces.scan(b"") == (set(), [])  # an empty chunk
-    assert bulk_filter.candidates([]).lines == []
+    assert bulk_filter.candidates([]) == []
 
 
 @needs_c
@@ -535,14 +536,15 @@ AROUND = BrandMatcher([Brand("Nike"), Brand("Uber"), Brand("Free", common_word=T
             id="typos that are ordinary words",
         ),
         # "moniker" holds nike and "freedom" free, but a brand inside a longer word is not the brand,
-        # unless a word, or words run together, spell a label (la-poste) or one is no word (monikerz).
+        # nor beside letters that are no words (monikerz), unless a word, or words run together,
+        # spell a label (la-poste, free, nike).
         pytest.param(
             AROUND,
             [
                 *("moniker.com", "freedom-tuberose.fr", "la-poste.fr", "free-sample.com"),
                 *("monikerz.com", "moniker-nike.net", "www.moniker.co.uk"),
             ],
-            ["la-poste.fr", "free-sample.com", "monikerz.com", "moniker-nike.net"],
+            ["la-poste.fr", "free-sample.com", "moniker-nike.net"],
             "la-poste.fr",
             id="labels only inside ordinary words",
         ),
@@ -552,7 +554,7 @@ def test_domains_of_ordinary_words_are_left_out(
     matcher: BrandMatcher, domains: list[str], picked: list[str], hit: str
 ) -> None:
     for bulk_filter in filters(matcher).values():
-        assert [domains[i] for i in bulk_filter.candidates(domains).lines] == picked
+        assert [domains[i] for i in bulk_filter.candidates(domains)] == picked
     hits = [domains[i] for i, _ in matcher.match_many(domains, "domain")]
     assert hits == [domain for domain in domains if matcher.match(domain, "domain")]
     assert hit in hits
@@ -575,8 +577,145 @@ def test_what_the_words_around_a_label_say_before_matching(domain: str, says_no:
     """A pick with a label but no possible typo is first read for what the words around each label
     say; a "no" there is the matcher's own answer, and the domain is not matched."""
     for bulk_filter in filters(AROUND).values():
-        assert bulk_filter.candidates([domain]) == bulk.Picks([0], frozenset({0}))
-    assert AROUND._labels_only_say_no(candidates.domain_region(domain)) is says_no
+        assert bulk_filter.candidates([domain]) == ([] if says_no else [0])
+    assert AROUND._labels_only_say_no(domain) is says_no
     hit = bool(AROUND.match(domain, "domain"))
     assert not (says_no and hit)
     assert [i for i, _ in AROUND.match_many([domain], "domain")] == ([0] if hit else [])
+
+
+JUDGED = BrandMatcher(
+    [
+        *(Brand("Nike"), Brand("Uber"), Brand("La Poste"), Brand("Bernardaud"), Brand("Lacoste")),
+        *(Brand("Free", common_word=True), Brand("Orange", common_word=True)),
+        Brand("Gallimard", affixes=("editions",)),  # affixes of its own: read by the matcher's code
+    ]
+)
+# Ordinary words and strings that are none, to put around the labels as drop lists do.
+AROUND_WORDS = "shop store the my official moniker dom costes tree sample rose pay qz xk zzt a e".split()
+
+
+@needs_c
+@pytest.mark.parametrize(
+    ("domain", "verdict"),
+    [
+        ("xnikeqz.com", True),  # letters around it that are no words
+        ("nikeshop.com", False),  # an affix
+        ("NIKESHOP.COM", False),
+        ("shop-nike-zz.com", False),  # the label fills its word
+        ("moniker.com", True),  # inside an ordinary word
+        ("www.moniker.co.uk", True),  # www and the public suffix left out
+        ("nike.co.uk", False),
+        ("lapostez.fr", True),
+        ("la-poste.fr", False),  # whole words spell it
+        ("lap-ostez.fr", True),  # split across words it does not fill
+        ("bernardaudz.fr", True),  # found in its skeleton, "rn" read as "m"
+        ("bern-ardaud.fr", False),  # whole words spell it
+        ("ber-nardaud.fr", True),  # "rn" never merged across words: no label at all
+        ("freeshop.com", False),  # a common word with a commerce word
+        ("freedomz.com", True),
+        ("lacostes.com", False),  # a plural
+        ("lacostestore.com", False),
+        ("editionsgallimard.fr", None),
+        ("nike2.com", None),  # digits: the matcher reads them its own way
+        ("nike_shop.com", None),
+        ("xn--nike-abc.com", None),
+        ("nike..com", None),
+        ("nike", None),
+        ("a" * 250 + "nike.com", None),
+        ("nïke.com", None),
+    ],
+)
+def test_the_c_judge_reads_the_words_around_labels_as_the_matcher(domain: str, verdict: bool | None) -> None:
+    judge = bulk._label_judge(JUDGED.word_checks())
+    assert judge.settle([domain]) == [verdict]
+    if verdict is not None:
+        assert JUDGED._labels_only_say_no(domain) is verdict
+
+
+@needs_c
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_c_judge_agrees_with_the_matcher_on_a_feed(seed: int) -> None:
+    rng = random.Random(seed)
+    labels = [lab.text for lab in JUDGED._labels]
+    domains = []
+    for _ in range(3000):
+        parts = [rng.choice(labels), *rng.sample(AROUND_WORDS, rng.randrange(3))]
+        rng.shuffle(parts)
+        name = rng.choice(["", "", "", "-", "."]).join(parts)
+        domains.append(f"{rng.choice(['', 'www.', 'WWW.'])}{name}.{rng.choice(TLDS)}")
+    verdicts = bulk._label_judge(JUDGED.word_checks()).settle(domains)
+    decided = [
+        (domain, verdict) for domain, verdict in zip(domains, verdicts, strict=True) if verdict is not None
+    ]
+    assert [verdict for _, verdict in decided] == [
+        JUDGED._labels_only_say_no(domain) for domain, _ in decided
+    ]
+    assert len(decided) > 2000
+    assert min(sum(verdict is answer for _, verdict in decided) for answer in (True, False)) > 300
+
+
+def _judge_arguments(**wrong: object) -> dict:
+    """LabelJudge's arguments for two small labels, with ``wrong`` ones instead."""
+    return {
+        "labels": [("nike", "nlke", False, False), ("free", "free", True, False)],
+        "frequencies": {"shop": 4.5, "moniker": 2.0},
+        "in_word": 1.5,
+        "word": 3.0,
+        "word_short": 5.0,
+        "short_affixes": ["my"],
+        "commerce": ["shop"],
+        "second_level": ["co"],
+        "plurals": ["s"],
+        "max_word": 63,
+        "pairs": SKELETON_PAIRS,
+        "letters": bytes(range(256)).decode("latin-1").translate(SKELETON_LETTERS).encode("latin-1"),
+        **wrong,
+    }
+
+
+@needs_c
+@pytest.mark.parametrize(
+    ("wrong", "error", "message"),
+    [
+        ({"labels": [("nike", "nlke")]}, TypeError, "labels are .text, skeleton, common word, own affixes."),
+        ({"labels": [(1, "nlke", False, False)]}, TypeError, "labels are"),
+        ({"frequencies": [("shop", 4.5)]}, TypeError, "frequencies is a dict of str to float"),
+        ({"frequencies": {"shop": "often"}}, TypeError, "must be real number"),
+        ({"frequencies": {3: 4.5}}, TypeError, "words are str"),
+        ({"commerce": [b"shop"]}, TypeError, "words are str"),
+        ({"letters": b"x" * 255}, ValueError, "the skeleton letters table has 256 bytes"),
+        ({"pairs": [("rn", "mm")]}, ValueError, "skeleton pairs"),
+        ({"max_word": "63"}, TypeError, "integer"),
+    ],
+)
+def test_the_judge_refuses_tables_it_cannot_read(wrong: dict, error: type, message: str) -> None:
+    from brandcrawl.matching._bulkscan import LabelJudge
+
+    right = LabelJudge(**_judge_arguments())
+    domains = ["xnikeqz.com", "nikeshop.com", "mynike.co.uk", "freeshop.com", "freeq.com"]
+    assert right.settle(domains) == [True, False, False, False, True]
+    with pytest.raises(error, match=message):
+        LabelJudge(**_judge_arguments(**wrong))
+
+
+@needs_c
+def test_the_judge_holds_no_reference_and_leaks_nothing() -> None:
+    from brandcrawl.matching._bulkscan import LabelJudge
+
+    arguments = _judge_arguments()
+    domains = [d for d in feed(3000, 8) if d.isascii()]
+    with pytest.raises(TypeError, match="domains are str"):
+        LabelJudge(**arguments).settle(["nike.com", b"nike.com"])
+    before = sys.getrefcount(arguments["labels"][0][0]), sys.getrefcount(domains[0])
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = tracemalloc.get_traced_memory()[0]
+        for _ in range(20):
+            LabelJudge(**arguments).settle(domains)
+        gc.collect()
+        assert tracemalloc.get_traced_memory()[0] - start < 4096
+    finally:
+        tracemalloc.stop()
+    assert (sys.getrefcount(arguments["labels"][0][0]), sys.getrefcount(domains[0])) == before

@@ -50,13 +50,15 @@
 #endif
 
 /* ---- A set of byte strings: open addressing, linear probing ----------------------------------------
- * The keys are in one pool, each its length (one byte, or 0xFF and four) then its bytes; a slot holds the
- * high half of the key's hash and the key's place in the pool. At 10,000 brands the matcher has 6 million
- * one-typo variants: a compact set is one the system gives pages to quickly. */
+ * The keys are in one pool, each its length (one byte, or 0xFF and four) then its bytes, then as many
+ * bytes of value as the set gives each key (none in a plain set); a slot holds the high half of the key's
+ * hash and the key's place in the pool. At 10,000 brands the matcher has 6 million one-typo variants: a
+ * compact set is one the system gives pages to quickly. */
 
 typedef struct {
     uint64_t *slots; /* (hash's high half << 32) | place in pool; 0 is an empty slot */
     size_t mask, count;
+    size_t value_size; /* bytes of value after each key, zeroed when it is added */
     unsigned char *pool; /* its first byte is no key's, so that no key's place is 0 */
     size_t pool_length, pool_capacity;
 } ByteSet;
@@ -133,23 +135,30 @@ byteset_key(const ByteSet *set, size_t place, size_t *length)
     return key + 1 + sizeof(long_length);
 }
 
-static inline int
-byteset_contains(const ByteSet *set, const unsigned char *bytes, size_t length, uint64_t hash)
+/* The key's value (its bytes after it), or NULL if the set does not hold it. */
+static inline unsigned char *
+byteset_find(const ByteSet *set, const unsigned char *bytes, size_t length, uint64_t hash)
 {
     const uint64_t tag = hash >> 32;
     for (size_t slot = hash & set->mask;; slot = (slot + 1) & set->mask) {
         const uint64_t held = set->slots[slot];
         if (held == 0) {
-            return 0;
+            return NULL;
         }
         if (held >> 32 == tag) {
             size_t key_length;
             const unsigned char *key = byteset_key(set, (uint32_t)held, &key_length);
             if (key_length == length && memcmp(key, bytes, length) == 0) {
-                return 1;
+                return (unsigned char *)key + key_length;
             }
         }
     }
+}
+
+static inline int
+byteset_contains(const ByteSet *set, const unsigned char *bytes, size_t length, uint64_t hash)
+{
+    return byteset_find(set, bytes, length, hash) != NULL;
 }
 
 static void
@@ -175,7 +184,7 @@ byteset_grow(ByteSet *set)
         size_t length;
         const unsigned char *key = byteset_key(set, place, &length);
         byteset_place(slots, mask, hash_bytes(key, length), place);
-        place = (size_t)(key - set->pool) + length;
+        place = (size_t)(key - set->pool) + length + set->value_size;
     }
     PyMem_Free(set->slots);
     set->slots = slots;
@@ -191,13 +200,14 @@ byteset_add(ByteSet *set, const unsigned char *bytes, size_t length, uint64_t ha
         return 0;
     }
     const size_t prefix = length < LONG_KEY ? 1 : 1 + sizeof(uint32_t);
-    if (length > UINT32_MAX || set->pool_length + prefix + length > UINT32_MAX) {
-        PyErr_SetString(PyExc_OverflowError, "too many one-typo variants");
+    const size_t stored = prefix + length + set->value_size;
+    if (length > UINT32_MAX || set->pool_length + stored > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "too many keys for one set");
         return -1;
     }
-    if (set->pool_length + prefix + length > set->pool_capacity) {
+    if (set->pool_length + stored > set->pool_capacity) {
         size_t capacity = 2 * set->pool_capacity;
-        while (set->pool_length + prefix + length > capacity) {
+        while (set->pool_length + stored > capacity) {
             capacity *= 2;
         }
         unsigned char *pool = PyMem_Realloc(set->pool, capacity);
@@ -219,7 +229,8 @@ byteset_add(ByteSet *set, const unsigned char *bytes, size_t length, uint64_t ha
         memcpy(key + 1, &long_length, sizeof(long_length));
     }
     memcpy(key + prefix, bytes, length);
-    set->pool_length += prefix + length;
+    memset(key + prefix + length, 0, set->value_size);
+    set->pool_length += stored;
     set->count++;
     if (set->count * 100 > (set->mask + 1) * MAX_LOAD) {
         return byteset_grow(set); /* re-places every key, this one included */
@@ -428,9 +439,98 @@ osa_within(const unsigned char *a, Py_ssize_t a_length, const unsigned char *b, 
 typedef struct {
     uint32_t *next;      /* next[state * columns + column]; state 0 is the root */
     unsigned char *ends; /* per state: a label ends here, or at a suffix of what led here */
+    /* Per state, which labels those are: label numbers output[first[state]] .. output[first[state + 1]]. */
+    uint32_t *first, *output;
     uint32_t count, columns;
     unsigned char column_of[256];
 } Exact;
+
+static void
+exact_free(Exact *exact)
+{
+    PyMem_Free(exact->next);
+    PyMem_Free(exact->ends);
+    PyMem_Free(exact->first);
+    PyMem_Free(exact->output);
+    memset(exact, 0, sizeof(*exact));
+}
+
+/* Each state's labels: its own (``own``: a label number or UINT32_MAX, one per state, since labels with
+ * the same skeleton are told apart by the caller's table, not here: the first holds the others in
+ * ``same``), then its fail link's, shallower, so already listed: states in breadth-first ``order``. */
+static int
+exact_outputs(Exact *exact, const uint32_t *order, const uint32_t *fail, const uint32_t *own,
+              const uint32_t *same, Py_ssize_t label_count)
+{
+    exact->first = PyMem_Calloc((size_t)exact->count + 1, sizeof(uint32_t));
+    size_t capacity = (size_t)label_count + 16;
+    exact->output = PyMem_Malloc(capacity * sizeof(uint32_t));
+    if (!exact->first || !exact->output) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    /* Listed in breadth-first order, then read by state: each state's run is kept as (start, length). */
+    uint32_t *starts = PyMem_Calloc(exact->count, sizeof(uint32_t));
+    uint32_t *lengths = PyMem_Calloc(exact->count, sizeof(uint32_t));
+    uint32_t *listed = NULL;
+    if (!starts || !lengths) {
+        PyErr_NoMemory();
+        goto failed;
+    }
+    size_t total = 0;
+    for (uint32_t position = 0; position + 1 < exact->count; position++) {
+        const uint32_t state = order[position];
+        const uint32_t inherited = lengths[fail[state]];
+        uint32_t mine = 0;
+        for (uint32_t label = own[state]; label != UINT32_MAX; label = same[label]) {
+            mine++;
+        }
+        if (total + mine + inherited > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "too many labels for the exact scan");
+            goto failed;
+        }
+        if (total + mine + inherited > capacity) {
+            while (total + mine + inherited > capacity) {
+                capacity *= 2;
+            }
+            uint32_t *grown = PyMem_Realloc(exact->output, capacity * sizeof(uint32_t));
+            if (!grown) {
+                PyErr_NoMemory();
+                goto failed;
+            }
+            exact->output = grown;
+        }
+        starts[state] = (uint32_t)total;
+        for (uint32_t label = own[state]; label != UINT32_MAX; label = same[label]) {
+            exact->output[total++] = label;
+        }
+        memcpy(exact->output + total, exact->output + starts[fail[state]], inherited * sizeof(uint32_t));
+        total += inherited;
+        lengths[state] = mine + inherited;
+    }
+    /* By state: first[state] .. first[state + 1]. */
+    listed = PyMem_Malloc((total + 1) * sizeof(uint32_t));
+    if (!listed) {
+        PyErr_NoMemory();
+        goto failed;
+    }
+    uint32_t at = 0;
+    for (uint32_t state = 0; state < exact->count; state++) {
+        exact->first[state] = at;
+        memcpy(listed + at, exact->output + starts[state], lengths[state] * sizeof(uint32_t));
+        at += lengths[state];
+    }
+    exact->first[exact->count] = at;
+    PyMem_Free(exact->output);
+    exact->output = listed;
+    PyMem_Free(starts);
+    PyMem_Free(lengths);
+    return 0;
+failed:
+    PyMem_Free(starts);
+    PyMem_Free(lengths);
+    return -1;
+}
 
 /* Whether the (ASCII) text can hold this skeleton: a label with a character outside ASCII (NOT_IN_TEXT)
  * can never be found, so it takes no state; nor does an empty one, which pyahocorasick leaves out. */
@@ -473,12 +573,14 @@ exact_build(Exact *exact, const unsigned char *skeletons, const size_t *offsets,
     exact->next = PyMem_Calloc(most * columns, sizeof(uint32_t));
     exact->ends = PyMem_Calloc(most, 1);
     uint32_t *fail = PyMem_Malloc(most * sizeof(uint32_t)), *queue = PyMem_Malloc(most * sizeof(uint32_t));
-    if (!exact->next || !exact->ends || !fail || !queue) {
-        PyMem_Free(fail);
-        PyMem_Free(queue);
+    uint32_t *own = PyMem_Malloc(most * sizeof(uint32_t));
+    uint32_t *same = PyMem_Malloc(((size_t)label_count + 1) * sizeof(uint32_t));
+    int result = -1;
+    if (!exact->next || !exact->ends || !fail || !queue || !own || !same) {
         PyErr_NoMemory();
-        return -1;
+        goto done;
     }
+    memset(own, 0xFF, most * sizeof(uint32_t)); /* UINT32_MAX: no label ends there */
     /* The trie: a child is never the root, so 0 in a row means "no child" while building. */
     exact->count = 1;
     for (Py_ssize_t label = 0; label < label_count; label++) {
@@ -495,6 +597,8 @@ exact_build(Exact *exact, const unsigned char *skeletons, const size_t *offsets,
             state = *child;
         }
         exact->ends[state] = 1;
+        same[label] = own[state];
+        own[state] = (uint32_t)label;
     }
     /* Breadth first, so that a state's fail link, shallower, has its row and its flag complete: a missing
      * child becomes where the fail link goes on that column, and a label ending at the fail link's state
@@ -522,12 +626,16 @@ exact_build(Exact *exact, const unsigned char *skeletons, const size_t *offsets,
             }
         }
     }
-    PyMem_Free(fail);
-    PyMem_Free(queue);
+    result = exact_outputs(exact, queue, fail, own, same, label_count);
     /* Labels sharing prefixes took fewer states than the bound: give the rest back. */
     uint32_t *shrunk = PyMem_Realloc(exact->next, exact->count * columns * sizeof(uint32_t));
     exact->next = shrunk ? shrunk : exact->next;
-    return 0;
+done:
+    PyMem_Free(fail);
+    PyMem_Free(queue);
+    PyMem_Free(own);
+    PyMem_Free(same);
+    return result;
 }
 
 /* Marks in ``flags`` each line of ``skeletons`` (the chunk's skeleton text) holding a label's skeleton. */
@@ -588,8 +696,9 @@ ascii_of(PyObject *text, Py_ssize_t *length)
     return (const unsigned char *)utf8;
 }
 
+/* The skeleton pairs into ``written`` (two letters each) and ``merged`` (what each reads as). */
 static int
-read_pairs(Scanner *self, PyObject *pairs)
+read_pairs(PyObject *pairs, unsigned char (*written_pairs)[2], unsigned char *merged, int *pair_count)
 {
     PyObject *iterator = PyObject_GetIter(pairs), *pair;
     if (!iterator) {
@@ -608,10 +717,10 @@ read_pairs(Scanner *self, PyObject *pairs)
             read_bytes = ascii_of(read, &read_length);
         }
         const int fits = written_bytes && read_bytes && written_length == 2 && read_length == 1
-                         && self->pair_count < MAX_PAIRS;
+                         && *pair_count < MAX_PAIRS;
         if (fits) {
-            memcpy(self->pairs[self->pair_count], written_bytes, 2);
-            self->merged[self->pair_count++] = read_bytes[0];
+            memcpy(written_pairs[*pair_count], written_bytes, 2);
+            merged[(*pair_count)++] = read_bytes[0];
         }
         Py_XDECREF(written);
         Py_XDECREF(read);
@@ -624,6 +733,19 @@ read_pairs(Scanner *self, PyObject *pairs)
     }
     Py_DECREF(iterator);
     return PyErr_Occurred() ? -1 : 0;
+}
+
+/* A label's str as the scanned text could hold it, into ``out`` (a byte per character: NOT_IN_TEXT for
+ * one outside ASCII); returns its length. */
+static Py_ssize_t
+copy_as_text(PyObject *text, unsigned char *out)
+{
+    const Py_ssize_t length = PyUnicode_GetLength(text);
+    for (Py_ssize_t k = 0; k < length; k++) {
+        const Py_UCS4 ch = PyUnicode_ReadChar(text, k);
+        out[k] = ch < 0x80 ? (unsigned char)ch : NOT_IN_TEXT;
+    }
+    return length;
 }
 
 static int
@@ -662,15 +784,9 @@ read_skeletons(Scanner *self, PyObject *skeletons)
     }
     size_t offset = 0;
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *skeleton = PyList_GetItem(list, i);
-        const Py_ssize_t length = PyUnicode_GetLength(skeleton);
-        for (Py_ssize_t k = 0; k < length; k++) {
-            const Py_UCS4 ch = PyUnicode_ReadChar(skeleton, k);
-            self->skeletons[offset + k] = ch < 0x80 ? (unsigned char)ch : NOT_IN_TEXT;
-        }
         self->skeleton_offsets[i] = offset;
-        self->skeleton_lengths[i] = length;
-        offset += length;
+        self->skeleton_lengths[i] = copy_as_text(PyList_GetItem(list, i), self->skeletons + offset);
+        offset += self->skeleton_lengths[i];
     }
     Py_DECREF(list);
     return 0;
@@ -912,8 +1028,7 @@ Scanner_dealloc(PyObject *object)
 {
     Scanner *self = (Scanner *)object;
     byteset_free(&self->variants);
-    PyMem_Free(self->exact.next);
-    PyMem_Free(self->exact.ends);
+    exact_free(&self->exact);
     PyMem_Free(self->starts.nodes);
     PyMem_Free(self->starts.chars);
     PyMem_Free(self->ends.nodes);
@@ -954,7 +1069,8 @@ Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (!self) {
         return NULL;
     }
-    if (read_pairs(self, pairs) < 0 || read_skeletons(self, skeletons) < 0
+    if (read_pairs(pairs, self->pairs, self->merged, &self->pair_count) < 0
+        || read_skeletons(self, skeletons) < 0
         || exact_build(&self->exact, self->skeletons, self->skeleton_offsets, self->skeleton_lengths,
                        self->label_count) < 0
         || read_variants(self, variants) < 0 || read_anchors(self, anchors) < 0) {
@@ -1324,16 +1440,531 @@ static PyType_Spec Scanner_spec = {
     .slots = Scanner_slots,
 };
 
-static int
-bulkscan_exec(PyObject *module)
+/* ---- The words around a label: the matcher's _labels_only_say_no, for plain domains -----------------
+ * LabelJudge(labels, words, ...) is built once per watch-list from the matcher's own tables; settle(domains)
+ * answers, for each domain the bulk filter found a label in but no word that may be a typo, what
+ * BrandMatcher._labels_only_say_no answers: whether the words around every label it holds say it is not
+ * the brand (True: no need to match it), or that one may stand (False); or None where it does not decide
+ * and the matcher's own code does: a domain with a digit, an underscore or any other character than
+ * letters, hyphens and dots, an empty label, punycode, over 253 characters, or a label of a brand with
+ * affixes of its own. Most picks of a feed are settled here, at a microsecond each, not in Python at
+ * twenty (building the domain's region is most of that).
+ *
+ * The domain is read as candidates.domain_region reads a plain one (its www labels and public suffix left
+ * out, the rest folded into words, text.py's _fold_plain), its labels found in its skeleton (text.py's
+ * _skeleton), and each place is judged by matcher.py's rule (_words_around_say_no, and the affixes by
+ * words.py's splits_into_words and matcher.py's _splits_into). The words table holds what words.py knows
+ * of each word, as the bits below, worked out here from its own thresholds. */
+
+enum {
+    IS_IN_WORD = 1,       /* common enough that a brand inside it is not the brand (words.IN_WORD) */
+    IS_WORD = 2,          /* common enough to stand beside a brand (words.WORD) */
+    IS_WORD_SHORT = 4,    /* ... for two letters (words.WORD_SHORT) */
+    IS_SHORT_AFFIX = 8,   /* words.SHORT_AFFIXES */
+    IS_COMMERCE = 16,     /* words.COMMERCE_AFFIXES */
+    IS_SECOND_LEVEL = 32, /* candidates.SECOND_LEVEL: co.uk's co */
+    IS_PLURAL = 64,       /* matcher.PLURALS */
+};
+
+/* Per label: */
+enum {
+    COMMON_WORD = 1, /* stands only with commerce words beside it */
+    OWN_AFFIXES = 2, /* its brand adds affixes of its own: left to the matcher */
+};
+
+#define MAX_DOMAIN 253 /* the longest DNS name */
+#define UNDECIDED -1
+#define MAY_STAND 0
+#define SAYS_NO 1
+
+typedef struct {
+    PyObject_HEAD
+    Exact exact;
+    ByteSet words; /* word -> its bits above */
+    unsigned char *texts;
+    size_t *text_offsets;
+    Py_ssize_t *text_lengths, *skeleton_lengths;
+    unsigned char *kinds; /* per label: its bits above */
+    Py_ssize_t label_count, max_word;
+    unsigned char pairs[MAX_PAIRS][2], merged[MAX_PAIRS];
+    int pair_count;
+    unsigned char letters[256]; /* text.py's SKELETON_LETTERS */
+} Judge;
+
+/* A plain domain's region, read. */
+typedef struct {
+    unsigned char text[MAX_DOMAIN + 1];
+    unsigned char starts[MAX_DOMAIN + 2]; /* per text index: a word starts there */
+    Py_ssize_t length;
+    unsigned char skeleton[MAX_DOMAIN + 1];
+    Py_ssize_t to_text[MAX_DOMAIN + 2]; /* text index of each skeleton character, then the text's length */
+    Py_ssize_t skeleton_length;
+} Region;
+
+static inline unsigned char
+word_bits(const Judge *self, const unsigned char *word, Py_ssize_t length)
 {
-    PyObject *type = PyType_FromModuleAndSpec(module, &Scanner_spec, NULL);
+    const unsigned char *value = byteset_find(&self->words, word, (size_t)length, hash_bytes(word, (size_t)length));
+    return value ? *value : 0;
+}
+
+/* words.is_word with the threshold ``bit`` (IS_IN_WORD or IS_WORD). */
+static int
+is_word(const Judge *self, const unsigned char *word, Py_ssize_t length, unsigned char bit)
+{
+    if (length < 2) {
+        return 0;
+    }
+    const unsigned char bits = word_bits(self, word, length);
+    return length == 2 ? (bits & (IS_SHORT_AFFIX | IS_WORD_SHORT)) != 0 : (bits & bit) != 0;
+}
+
+/* Whether ``text`` reads as a run of pieces of at least ``shortest`` letters each that ``piece_fits``:
+ * words.py's _segments and matcher.py's _splits_into, which try every cut. */
+static int
+splits(const Judge *self, const unsigned char *text, Py_ssize_t length, Py_ssize_t shortest, int common)
+{
+    unsigned char reads[MAX_DOMAIN + 2]; /* reads[i]: text[i:] splits */
+    reads[length] = 1;
+    for (Py_ssize_t i = length - 1; i >= 0; i--) {
+        reads[i] = 0;
+        for (Py_ssize_t j = i + shortest; j <= length && !reads[i]; j++) {
+            if (!reads[j]) {
+                continue;
+            }
+            const unsigned char bits = word_bits(self, text + i, j - i);
+            reads[i] = common ? (bits & IS_COMMERCE) != 0
+                              : (bits & IS_COMMERCE) || is_word(self, text + i, j - i, IS_WORD);
+        }
+    }
+    return reads[0];
+}
+
+/* matcher.py's _affix for letters: what may stand beside the label. */
+static int
+is_affix(const Judge *self, const unsigned char *text, Py_ssize_t length, int common)
+{
+    if (!length) {
+        return 1;
+    }
+    if (common) {
+        return splits(self, text, length, 1, 1);
+    }
+    return (word_bits(self, text, length) & IS_SHORT_AFFIX) || splits(self, text, length, 2, 0);
+}
+
+/* What the words around one place of a label say: matcher.py's _words_around_say_no, with its caller's
+ * check that the label fills its words. */
+static int
+judge_place(const Judge *self, const Region *region, uint32_t label, Py_ssize_t start, Py_ssize_t end)
+{
+    Py_ssize_t word_start = start, word_end = end;
+    while (!region->starts[word_start]) {
+        word_start--; /* the text's start is a word's */
+    }
+    while (word_end < region->length && !region->starts[word_end]) {
+        word_end++;
+    }
+    if (word_start == start && end == word_end) {
+        return MAY_STAND;
+    }
+    for (Py_ssize_t inside = start + 1; inside < end; inside++) {
+        if (region->starts[inside]) {
+            return SAYS_NO; /* split across words that it does not fill */
+        }
+    }
+    if (word_end - word_start > self->max_word) {
+        return SAYS_NO;
+    }
+    const unsigned char *whole = region->text + word_start;
+    const Py_ssize_t whole_length = word_end - word_start;
+    const int is_label = whole_length == self->text_lengths[label]
+                         && memcmp(whole, self->texts + self->text_offsets[label], (size_t)whole_length) == 0;
+    if (!is_label && is_word(self, whole, whole_length, IS_IN_WORD)) {
+        return SAYS_NO; /* inside a longer word */
+    }
+    if (self->kinds[label] & OWN_AFFIXES) {
+        return UNDECIDED;
+    }
+    const int common = self->kinds[label] & COMMON_WORD;
+    if (!is_affix(self, whole, start - word_start, common)) {
+        return SAYS_NO;
+    }
+    const unsigned char *right = region->text + end;
+    const Py_ssize_t right_length = word_end - end;
+    const int plural = right_length && (word_bits(self, right, right_length) & IS_PLURAL);
+    return plural || is_affix(self, right, right_length, common) ? MAY_STAND : SAYS_NO;
+}
+
+/* candidates.py's _plain_domain_region of ``domain`` (lower case) into ``region``; 0 if the domain is not
+ * one this judge reads. */
+static int
+read_region(const Judge *self, const unsigned char *domain, Py_ssize_t length, Region *region)
+{
+    Py_ssize_t label_starts[MAX_DOMAIN + 1], label_count = 0;
+    label_starts[label_count++] = 0;
+    for (Py_ssize_t i = 0; i < length; i++) {
+        const unsigned char ch = domain[i];
+        if (ch == '.') {
+            if (i == label_starts[label_count - 1]) {
+                return 0; /* an empty label */
+            }
+            label_starts[label_count++] = i + 1;
+        }
+        else if (!((ch >= 'a' && ch <= 'z') || ch == '-')) {
+            return 0;
+        }
+        else if (ch == '-' && i >= 2 && domain[i - 2] == 'x' && domain[i - 1] == 'n' && i + 1 < length
+                 && domain[i + 1] == '-') {
+            return 0; /* punycode: decoded by the matcher */
+        }
+    }
+    if (label_count < 2 || label_starts[label_count - 1] == length) {
+        return 0;
+    }
+    label_starts[label_count] = length + 1; /* where a label after the last would start */
+    /* www labels (candidates.WWW, ^w{2,3}\d*$, without digits) while more than two are left. */
+    Py_ssize_t first = 0;
+    while (label_count - first > 2) {
+        const Py_ssize_t size = label_starts[first + 1] - 1 - label_starts[first];
+        if (!((size == 2 || size == 3) && memcmp(domain + label_starts[first], "www", (size_t)size) == 0)) {
+            break;
+        }
+        first++;
+    }
+    /* The public suffix (candidates._suffix_start): the last label, with a second-level one before a
+     * two-letter country code. */
+    Py_ssize_t kept = label_count - first - 1;
+    const Py_ssize_t last_size = length - label_starts[label_count - 1];
+    if (label_count - first > 2 && last_size == 2) {
+        const Py_ssize_t second = label_count - 2;
+        const Py_ssize_t second_size = label_starts[second + 1] - 1 - label_starts[second];
+        kept -= (word_bits(self, domain + label_starts[second], second_size) & IS_SECOND_LEVEL) != 0;
+    }
+    const Py_ssize_t from = label_starts[first], to = label_starts[first + kept] - 1;
+    /* text.py's _fold_plain: letters only; a word starts at the start, after a separator, and after a
+     * separator that ends the text. */
+    region->length = 0;
+    memset(region->starts, 0, (size_t)(to - from) + 2);
+    region->starts[0] = 1;
+    for (Py_ssize_t i = from; i < to; i++) {
+        if (domain[i] == '.' || domain[i] == '-') {
+            region->starts[region->length] = 1;
+        }
+        else {
+            region->text[region->length++] = domain[i];
+        }
+    }
+    /* text.py's _skeleton: look-alike letters read alike, pairs merged but never across words. */
+    region->skeleton_length = 0;
+    for (Py_ssize_t i = 0; i < region->length;) {
+        const unsigned char here = self->letters[region->text[i]];
+        int merged = -1;
+        for (int p = 0; p < self->pair_count && i + 1 < region->length && !region->starts[i + 1]; p++) {
+            if (here == self->pairs[p][0] && self->letters[region->text[i + 1]] == self->pairs[p][1]) {
+                merged = p;
+                break;
+            }
+        }
+        region->to_text[region->skeleton_length] = i;
+        region->skeleton[region->skeleton_length++] = merged < 0 ? here : self->merged[merged];
+        i += merged < 0 ? 1 : 2;
+    }
+    region->to_text[region->skeleton_length] = region->length;
+    return 1;
+}
+
+static int
+judge_domain(const Judge *self, const unsigned char *domain, Py_ssize_t length)
+{
+    if (length == 0 || length > MAX_DOMAIN) {
+        return UNDECIDED;
+    }
+    unsigned char lower[MAX_DOMAIN];
+    for (Py_ssize_t i = 0; i < length; i++) {
+        lower[i] = domain[i] >= 'A' && domain[i] <= 'Z' ? (unsigned char)(domain[i] + 32) : domain[i];
+    }
+    Region region;
+    if (!read_region(self, lower, length, &region)) {
+        return UNDECIDED;
+    }
+    const Exact *exact = &self->exact;
+    int verdict = SAYS_NO; /* a domain holding no label in its region has none to stand */
+    uint32_t state = 0;
+    for (Py_ssize_t end = 0; end < region.skeleton_length; end++) {
+        state = exact->next[state * exact->columns + exact->column_of[region.skeleton[end]]];
+        for (uint32_t k = exact->first[state]; k < exact->first[state + 1]; k++) {
+            const uint32_t label = exact->output[k];
+            const Py_ssize_t start = end + 1 - self->skeleton_lengths[label];
+            const int place = judge_place(self, &region, label, region.to_text[start], region.to_text[end + 1]);
+            if (place == MAY_STAND) {
+                return MAY_STAND;
+            }
+            if (place == UNDECIDED) {
+                verdict = UNDECIDED;
+            }
+        }
+    }
+    return verdict;
+}
+
+static PyObject *
+Judge_settle(PyObject *object, PyObject *domains)
+{
+    const Judge *self = (const Judge *)object;
+    PyObject *list = PySequence_List(domains);
+    if (!list) {
+        return NULL;
+    }
+    const Py_ssize_t count = PyList_Size(list);
+    PyObject *verdicts = PyList_New(count);
+    for (Py_ssize_t i = 0; verdicts && i < count; i++) {
+        PyObject *domain = PyList_GetItem(list, i);
+        if (!PyUnicode_Check(domain)) {
+            PyErr_SetString(PyExc_TypeError, "domains are str");
+            Py_CLEAR(verdicts);
+            break;
+        }
+        Py_ssize_t length;
+        const unsigned char *bytes = ascii_of(domain, &length);
+        const int verdict = bytes ? judge_domain(self, bytes, length) : UNDECIDED;
+        PyObject *answer = verdict == UNDECIDED ? Py_None : verdict == SAYS_NO ? Py_True : Py_False;
+        PyList_SetItem(verdicts, i, Py_NewRef(answer));
+    }
+    Py_DECREF(list);
+    return verdicts;
+}
+
+/* ``word`` given ``bits`` (with those it has). */
+static int
+add_word(Judge *self, PyObject *word, unsigned char bits)
+{
+    if (!PyUnicode_Check(word)) {
+        PyErr_SetString(PyExc_TypeError, "words are str");
+        return -1;
+    }
+    Py_ssize_t length;
+    const unsigned char *bytes = ascii_of(word, &length);
+    if (!bytes) {
+        return 0; /* a word with another character is no part of a plain domain */
+    }
+    const uint64_t hash = hash_bytes(bytes, (size_t)length);
+    if (byteset_add(&self->words, bytes, (size_t)length, hash) < 0) {
+        return -1;
+    }
+    *byteset_find(&self->words, bytes, (size_t)length, hash) |= bits;
+    return 0;
+}
+
+/* Each word of ``words`` (an iterable of str) given ``bit``. */
+static int
+add_words(Judge *self, PyObject *words, unsigned char bit)
+{
+    PyObject *iterator = PyObject_GetIter(words), *word;
+    if (!iterator) {
+        return -1;
+    }
+    while ((word = PyIter_Next(iterator))) {
+        const int added = add_word(self, word, bit);
+        Py_DECREF(word);
+        if (added < 0) {
+            break;
+        }
+    }
+    Py_DECREF(iterator);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* words.frequencies(): each word given the bits of the thresholds its frequency reaches. */
+static int
+add_frequencies(Judge *self, PyObject *frequencies, double in_word, double word, double word_short)
+{
+    if (!PyDict_Check(frequencies)) {
+        PyErr_SetString(PyExc_TypeError, "frequencies is a dict of str to float");
+        return -1;
+    }
+    PyObject *key, *value;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(frequencies, &position, &key, &value)) {
+        const double zipf = PyFloat_AsDouble(value);
+        if (zipf == -1.0 && PyErr_Occurred()) {
+            return -1;
+        }
+        const unsigned char bits = (zipf >= in_word ? IS_IN_WORD : 0) | (zipf >= word ? IS_WORD : 0)
+                                   | (zipf >= word_short ? IS_WORD_SHORT : 0);
+        if (add_word(self, key, bits) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Each label: (text, skeleton, common word, own affixes). */
+static int
+read_labels(Judge *self, PyObject *labels)
+{
+    PyObject *list = PySequence_List(labels);
+    if (!list) {
+        return -1;
+    }
+    const Py_ssize_t count = PyList_Size(list);
+    size_t total = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyList_GetItem(list, i);
+        if (!PyTuple_Check(item) || PyTuple_Size(item) != 4 || !PyUnicode_Check(PyTuple_GetItem(item, 0))
+            || !PyUnicode_Check(PyTuple_GetItem(item, 1))) {
+            PyErr_SetString(PyExc_TypeError, "labels are (text, skeleton, common word, own affixes) tuples");
+            Py_DECREF(list);
+            return -1;
+        }
+        total += (size_t)PyUnicode_GetLength(PyTuple_GetItem(item, 0))
+                 + (size_t)PyUnicode_GetLength(PyTuple_GetItem(item, 1));
+    }
+    unsigned char *skeletons = PyMem_Malloc(total + 1);
+    size_t *skeleton_offsets = PyMem_Malloc((count + 1) * sizeof(size_t));
+    self->label_count = count;
+    self->texts = PyMem_Malloc(total + 1);
+    self->text_offsets = PyMem_Malloc((count + 1) * sizeof(size_t));
+    self->text_lengths = PyMem_Malloc((count + 1) * sizeof(Py_ssize_t));
+    self->skeleton_lengths = PyMem_Malloc((count + 1) * sizeof(Py_ssize_t));
+    self->kinds = PyMem_Calloc(count + 1, 1);
+    int result = -1;
+    if (!skeletons || !skeleton_offsets || !self->texts || !self->text_offsets || !self->text_lengths
+        || !self->skeleton_lengths || !self->kinds) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size_t text_offset = 0, skeleton_offset = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyList_GetItem(list, i);
+        const int common = PyObject_IsTrue(PyTuple_GetItem(item, 2));
+        const int own_affixes = PyObject_IsTrue(PyTuple_GetItem(item, 3));
+        if (common < 0 || own_affixes < 0) {
+            goto done;
+        }
+        self->kinds[i] = (common ? COMMON_WORD : 0) | (own_affixes ? OWN_AFFIXES : 0);
+        self->text_offsets[i] = text_offset;
+        self->text_lengths[i] = copy_as_text(PyTuple_GetItem(item, 0), self->texts + text_offset);
+        text_offset += (size_t)self->text_lengths[i];
+        skeleton_offsets[i] = skeleton_offset;
+        self->skeleton_lengths[i] = copy_as_text(PyTuple_GetItem(item, 1), skeletons + skeleton_offset);
+        skeleton_offset += (size_t)self->skeleton_lengths[i];
+    }
+    result = exact_build(&self->exact, skeletons, skeleton_offsets, self->skeleton_lengths, count);
+done:
+    PyMem_Free(skeletons);
+    PyMem_Free(skeleton_offsets);
+    Py_DECREF(list);
+    return result;
+}
+
+static void
+Judge_dealloc(PyObject *object)
+{
+    Judge *self = (Judge *)object;
+    exact_free(&self->exact);
+    byteset_free(&self->words);
+    PyMem_Free(self->texts);
+    PyMem_Free(self->text_offsets);
+    PyMem_Free(self->text_lengths);
+    PyMem_Free(self->skeleton_lengths);
+    PyMem_Free(self->kinds);
+    PyTypeObject *type = Py_TYPE(object);
+    freefunc free_object = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free_object(object);
+    Py_DECREF(type);
+}
+
+static PyObject *
+Judge_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"labels",       "frequencies", "in_word",  "word",  "word_short", "short_affixes",
+                               "commerce",     "second_level", "plurals", "max_word", "pairs", "letters", NULL};
+    PyObject *labels, *frequencies, *short_affixes, *commerce, *second_level, *plurals, *pairs;
+    double in_word, word, word_short;
+    Py_ssize_t max_word;
+    Py_buffer letters;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOdddOOOOnOy*:LabelJudge", keywords, &labels, &frequencies,
+                                     &in_word, &word, &word_short, &short_affixes, &commerce, &second_level,
+                                     &plurals, &max_word, &pairs, &letters)) {
+        return NULL;
+    }
+    const int letters_fit = letters.len == 256;
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    Judge *self = letters_fit ? (Judge *)alloc(type, 0) : NULL;
+    if (self) {
+        memcpy(self->letters, letters.buf, 256);
+        self->max_word = max_word;
+    }
+    PyBuffer_Release(&letters);
+    if (!letters_fit) {
+        PyErr_SetString(PyExc_ValueError, "the skeleton letters table has 256 bytes");
+    }
+    if (!self) {
+        return NULL;
+    }
+    const Py_ssize_t expected = PyDict_Check(frequencies) ? PyDict_Size(frequencies) : 0;
+    if (byteset_init(&self->words, (size_t)expected + 256) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->words.value_size = 1;
+    if (read_pairs(pairs, self->pairs, self->merged, &self->pair_count) < 0 || read_labels(self, labels) < 0
+        || add_frequencies(self, frequencies, in_word, word, word_short) < 0
+        || add_words(self, short_affixes, IS_SHORT_AFFIX) < 0 || add_words(self, commerce, IS_COMMERCE) < 0
+        || add_words(self, second_level, IS_SECOND_LEVEL) < 0 || add_words(self, plurals, IS_PLURAL) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static PyMethodDef Judge_methods[] = {
+    {"settle", Judge_settle, METH_O,
+     "settle(domains: list[str]) -> list[bool | None]\n\n"
+     "For each domain, what BrandMatcher._labels_only_say_no answers (True: the words around every\n"
+     "label it holds say it is not the brand), or None where the matcher's own code decides."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Judge_slots[] = {
+    {Py_tp_new, Judge_new},
+    {Py_tp_dealloc, Judge_dealloc},
+    {Py_tp_methods, Judge_methods},
+    {Py_tp_doc,
+     "LabelJudge(*, labels, frequencies, in_word, word, word_short, short_affixes, commerce, second_level,\n"
+     "           plurals, max_word, pairs, letters)\n\n"
+     "labels: (text, skeleton, common word, own affixes) of each label, by the matcher's numbers;\n"
+     "frequencies: words.frequencies(); in_word, word, word_short: its thresholds; short_affixes,\n"
+     "commerce, second_level, plurals: the word sets of the same names; max_word: the longest word read;\n"
+     "pairs: the skeleton pairs, (two letters, the letter they read as); letters: the 256-byte table of\n"
+     "the skeleton's look-alike letters."},
+    {0, NULL},
+};
+
+static PyType_Spec Judge_spec = {
+    .name = "brandcrawl.matching._bulkscan.LabelJudge",
+    .basicsize = sizeof(Judge),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Judge_slots,
+};
+
+static int
+add_type(PyObject *module, PyType_Spec *spec, const char *name)
+{
+    PyObject *type = PyType_FromModuleAndSpec(module, spec, NULL);
     if (!type) {
         return -1;
     }
-    const int added = PyModule_AddObjectRef(module, "PieceScanner", type);
+    const int added = PyModule_AddObjectRef(module, name, type);
     Py_DECREF(type);
     return added;
+}
+
+static int
+bulkscan_exec(PyObject *module)
+{
+    return add_type(module, &Scanner_spec, "PieceScanner") < 0 ? -1 : add_type(module, &Judge_spec, "LabelJudge");
 }
 
 static PyModuleDef_Slot bulkscan_slots[] = {

@@ -12,15 +12,18 @@ A chunk of domains is folded at once (lower case, leetspeak digits and ``i`` rea
 - for labels allowed two typos, anchors tied to word boundaries (see ``two_typo_anchors``) find
   the few pieces worth an edit-distance check;
 - a line found only for typo-like words that are all ordinary words (``haie``, ``brutal``) is left
-  out: the matcher reads no dictionary word as a typo; so is a line whose words are all ordinary
-  ones and none of them, alone or run together, a label (``terminale``, ``freedom-sale``): the
-  matcher reads no brand inside a longer word, or across words it does not fill.
+  out: the matcher reads no dictionary word as a typo;
+- a line holding a label but no word that may be a typo is read for what the words around each
+  label say, by the matcher's own rule (``terminale``, ``freedom-sale``: the matcher reads no brand
+  inside a longer word, across words it does not fill, or beside letters that are no words): most
+  lines the scan finds end there.
 
 The folding, the exact scan and the per-piece work are done in one call by the C extension
 ``_bulkscan`` where it is built (an optional one: ``pip install`` goes on without a compiler; its
 automaton is a dense table), else by ``PythonPieces`` with pyahocorasick, the reference both follow.
-Only the domains found go through ``BrandMatcher.match``, which decides: the bulk path gives the
-same answers as matching one by one, only faster.
+The words around the labels are read by its ``LabelJudge``, which settles plain domains and leaves
+the others to the matcher's own code. Only the domains picked go through ``BrandMatcher.match``,
+which decides: the bulk path gives the same answers as matching one by one, only faster.
 """
 
 from __future__ import annotations
@@ -34,12 +37,13 @@ import ahocorasick
 from rapidfuzz.distance import OSA
 
 from brandcrawl.matching import words
-from brandcrawl.matching.text import LEET, SKELETON_PAIRS
+from brandcrawl.matching.candidates import SECOND_LEVEL
+from brandcrawl.matching.text import LEET, SKELETON_LETTERS, SKELETON_PAIRS
 
 try:
-    from brandcrawl.matching._bulkscan import PieceScanner
+    from brandcrawl.matching._bulkscan import LabelJudge, PieceScanner
 except ImportError:  # not built (no compiler at install time) or built for another platform
-    PieceScanner = None
+    LabelJudge = PieceScanner = None
 
 # Whether the per-piece work runs in C.
 COMPILED = PieceScanner is not None
@@ -60,7 +64,6 @@ def _table() -> bytes:
 
 
 _FOLD = _table()
-_FOLD_TEXT = _FOLD.decode("latin-1")
 _TLD = re.compile(r"\.[^.\n]*$", re.MULTILINE)
 # Anything a plain domain does not hold, and (as bytes) what it holds.
 _SPECIAL = re.compile(r"[^a-z0-9.\-_\n]")
@@ -68,13 +71,17 @@ _PLAIN = b"abcdefghijklmnopqrstuvwxyz0123456789.-_\n"
 _PIECES = re.compile(r"[-._]")
 
 
-class Picks(NamedTuple):
-    """What the filter picks out of a chunk of domains (indexes, in order) to be matched, and which of
-    them it found a label in but no word that may be a typo (``BrandMatcher`` reads those first
-    for what the words around the labels say)."""
+class WordChecks(NamedTuple):
+    """What the filter needs to read the words around the labels it finds as the matcher does."""
 
-    lines: list[int]
-    labels_only: frozenset[int]
+    # By label number (the skeletons' order): its text, its skeleton, whether its brand is a common
+    # word, and whether its brand has affixes of its own (the matcher's code reads those).
+    labels: Sequence[tuple[str, str, bool, bool]]
+    plurals: frozenset[str]
+    max_word: int
+    # The matcher's own answer for one domain, where the C judge leaves it (and without C): whether
+    # the words around every label it holds say it is not the brand.
+    says_no: Callable[[str], bool]
 
 
 class _Pieces(Protocol):
@@ -89,15 +96,18 @@ class BulkFilter:
         skeletons: Sequence[str],
         one_edit_variants: KeysView[str],
         two_typo_anchors: ahocorasick.Automaton,
+        word_checks: WordChecks | None = None,
         *,
         compiled: bool | None = None,
     ) -> None:
         """``skeletons``: each label's skeleton; ``one_edit_variants``: the keys of the matcher's
         one-typo table; ``two_typo_anchors``: its automaton of anchors → label numbers (indexes of
-        ``skeletons``); ``compiled``: whether the scan runs in C, by default where it is built
-        (``COMPILED``)."""
-        self._skeletons = frozenset(skeletons)
+        ``skeletons``); ``word_checks``: how to read the words around a label found (without them,
+        every line holding one is picked); ``compiled``: whether the scan runs in C, by default where
+        it is built (``COMPILED``)."""
         self._pieces: _Pieces
+        self._word_checks = word_checks
+        self._judge = None
         if not (COMPILED if compiled is None else compiled):
             self._pieces = PythonPieces(skeletons, one_edit_variants, two_typo_anchors)
         elif PieceScanner is None:
@@ -105,12 +115,14 @@ class BulkFilter:
         else:
             anchors = two_typo_anchors.items()
             self._pieces = PieceScanner(one_edit_variants, anchors, skeletons, SKELETON_PAIRS, _FOLD)
+            if word_checks is not None:
+                self._judge = _label_judge(word_checks)
 
-    def candidates(self, domains: Sequence[str]) -> Picks:
-        """The domains worth matching."""
+    def candidates(self, domains: Sequence[str]) -> list[int]:
+        """The domains worth matching (indexes, in order)."""
         text = "\n".join(domains).lower()
         if text.count("\n") != len(domains) - 1:
-            return Picks(list(range(len(domains))), frozenset())  # a line break: no line is trusted
+            return list(range(len(domains)))  # a line break: no line is trusted
         found: set[int] = set()
         special = _special_characters(text)
         # Dots the TLD rule would misread: a label left empty, first or last (plain finds: fast).
@@ -126,12 +138,6 @@ class BulkFilter:
             for line in found:
                 lines[line] = ""
             text = "\n".join(lines)
-        worth, labels_only = self._lines_worth_matching(text, domains)
-        return Picks(sorted(found | worth), frozenset(labels_only - found))
-
-    def _lines_worth_matching(self, text: str, domains: Sequence[str]) -> tuple[set[int], set[int]]:
-        """The lines worth matching, and those of them holding a label but no word that may be a
-        typo (other than ordinary words)."""
         holding, near = self._pieces.scan(text.encode("ascii"))
         typo_words: dict[int, set[str]] = {}
         for line, word in near:
@@ -139,23 +145,22 @@ class BulkFilter:
         may_be_typos = {
             line for line, near_words in typo_words.items() if not _ordinary(domains[line], near_words)
         }
-        labels_only = {line for line in holding - may_be_typos if not self._only_inside_words(domains[line])}
-        return labels_only | may_be_typos, labels_only
+        labels_only = sorted(holding - may_be_typos - found)
+        return sorted(found | may_be_typos | (set(labels_only) - self._labels_say_no(domains, labels_only)))
 
-    def _only_inside_words(self, domain: str) -> bool:
-        """Whether every word of ``domain`` (TLD left out) is an ordinary one as written and none of
-        them, alone or run together with the next ones, is a label: then every label the exact scan
-        found in it is inside a longer word or crosses into a word it does not fill, which the
-        matcher never reads as the brand."""
-        pieces = _words_of(domain)
-        if not all(piece.isalpha() and words.is_word(piece, words.IN_WORD) for piece in pieces):
-            return False
-        skeletons = [_skeleton_pairs(piece.translate(_FOLD_TEXT)) for piece in pieces]
-        return not any(
-            "".join(skeletons[first:last]) in self._skeletons
-            for first in range(len(skeletons))
-            for last in range(first + 1, len(skeletons) + 1)
-        )
+    def _labels_say_no(self, domains: Sequence[str], lines: list[int]) -> set[int]:
+        """Of ``lines``, which hold a label but no word that may be a typo, those where the words
+        around every label say it is not the brand: matching them would find nothing."""
+        if self._word_checks is None:
+            return set()
+        says_no = self._word_checks.says_no
+        held = [domains[line] for line in lines]
+        verdicts = self._judge.settle(held) if self._judge is not None else [None] * len(held)
+        return {
+            line
+            for line, domain, verdict in zip(lines, held, verdicts, strict=True)
+            if verdict or (verdict is None and says_no(domain))
+        }
 
 
 class PythonPieces:
@@ -228,6 +233,24 @@ class PythonPieces:
                 if distance(word, skeletons[number], score_cutoff=slack) <= slack:
                     yield end, word
                     break
+
+
+def _label_judge(checks: WordChecks) -> LabelJudge:
+    """The C reading of the words around a label, from the tables the matcher reads them by."""
+    return LabelJudge(
+        labels=checks.labels,
+        frequencies=words.frequencies(),
+        in_word=words.IN_WORD,
+        word=words.WORD,
+        word_short=words.WORD_SHORT,
+        short_affixes=words.SHORT_AFFIXES,
+        commerce=words.COMMERCE_AFFIXES,
+        second_level=SECOND_LEVEL,
+        plurals=checks.plurals,
+        max_word=checks.max_word,
+        pairs=SKELETON_PAIRS,
+        letters=bytes(range(256)).decode("latin-1").translate(SKELETON_LETTERS).encode("latin-1"),
+    )
 
 
 def _ordinary(domain: str, near_words: set[str]) -> bool:

@@ -8,7 +8,7 @@ import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import islice, pairwise
 
 import ahocorasick
 from rapidfuzz.distance import OSA
@@ -16,7 +16,7 @@ from rapidfuzz.distance import OSA
 from brandcrawl.assets import canonical_platform
 from brandcrawl.config import Brand, WatchConfig
 from brandcrawl.matching import explain, words
-from brandcrawl.matching.bulk import AnchoredLabels, BulkFilter, two_typo_anchors
+from brandcrawl.matching.bulk import AnchoredLabels, BulkFilter, WordChecks, two_typo_anchors
 from brandcrawl.matching.candidates import REGIONS, Region, ascii_host, domain_region
 from brandcrawl.matching.text import SKELETON_LETTERS, Folded, label, skeleton_of
 
@@ -222,19 +222,24 @@ class BrandMatcher:
             return
         if self._bulk is None:
             skeletons = [lab.skeleton for lab in self._labels]
-            self._bulk = BulkFilter(skeletons, self._one_typo.keys(), self._anchors)
+            self._bulk = BulkFilter(skeletons, self._one_typo.keys(), self._anchors, self.word_checks())
         offset = 0
         for chunk in _chunks(candidates, BULK_CHUNK):
-            picks = self._bulk.candidates(chunk)
-            for position in picks.lines:
+            for position in self._bulk.candidates(chunk):
                 domain = chunk[position][:MAX_CANDIDATE]
-                region = domain_region(domain)
-                if position in picks.labels_only and self._labels_only_say_no(region):
-                    continue  # most picks: a brand inside a run of letters that are not words around it
-                if matches := self._matches(region, kind, domain):
+                if matches := self._matches(domain_region(domain), kind, domain):
                     self._remember(chunk[position], matches)
                     yield offset + position, matches
             offset += len(chunk)
+
+    def word_checks(self) -> WordChecks:
+        """How the bulk filter reads the words around the labels it finds, as ``match`` does."""
+        labels = [
+            (lab.text, lab.skeleton, watched.brand.common_word, watched.vocabulary != words.COMMERCE_AFFIXES)
+            for lab in self._labels
+            for watched in (self._watched[lab.brand],)
+        ]
+        return WordChecks(labels, PLURALS, MAX_WORD, self._labels_only_say_no)
 
     def _remember(self, domain: str, matches: list[Match]) -> None:
         if len(self._recent_hits) >= RECENT_HITS:
@@ -361,12 +366,13 @@ class BrandMatcher:
         right = folded.text[end:word_end]
         return not (right in PLURALS or self._affix(region, end, word_end, right, common, vocabulary))
 
-    def _labels_only_say_no(self, region: Region) -> bool:
+    def _labels_only_say_no(self, domain: str) -> bool:
         """For a domain the bulk filter found a label in but no word that may be a typo (and no
         character a plain domain does not hold): whether the words around each label say it is not
         the brand, so that matching it would find nothing."""
-        if _DIGIT.search(region.folded.original):
+        if _DIGIT.search(domain):
             return False  # digits the bulk filter and the matcher may read apart
+        region = domain_region(domain[:MAX_CANDIDATE])
         folded = region.folded
         for occurrence in self._exact_occurrences(region):
             word_start, word_end = folded.word_bounds(occurrence.start, occurrence.end)
@@ -444,13 +450,8 @@ def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
         for start in range(0, len(items), size):
             yield items[start : start + size]
         return
-    chunk: list[str] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):  # taken at C speed, not appended one by one
         yield chunk
 
 
