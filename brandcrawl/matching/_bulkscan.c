@@ -1,10 +1,12 @@
 /* The bulk filter's folding, exact scan and per-piece work (brandcrawl/matching/bulk.py) over a chunk.
  *
  * PieceScanner(variants, anchors, skeletons, pairs, fold) is built once per watch-list from the matcher's
- * own tables; scan(text) reads a chunk of domains (lower-case ASCII, one a line) and answers what
- * bulk.PythonPieces.scan answers, which is the reference. The chunk is folded as the bulk filter reads it:
- * each line without its TLD (from its last dot), every character through the fold table (separators
- * become "|"), the skeleton pairs merged. Then scan answers:
+ * own tables; scan(text) reads a chunk of domains (lower case, UTF-8, one a line) and answers what
+ * bulk.PythonPieces.scan answers, which is the reference. It leaves unread, and answers which, the lines
+ * the bulk fold is not trusted with (a character a lower-case plain domain does not hold, punycode, an
+ * empty label, a dot first or last): the matcher reads those whole. The other lines are folded as the bulk
+ * filter reads them: each without its TLD (from its last dot), every character through the fold table
+ * (separators become "|"), the skeleton pairs merged. Then scan answers:
  *
  * - the lines holding a label's skeleton, its separators skipped ("galli-mard" holds gallimard), never
  *   across a line end: an Aho-Corasick automaton of the skeletons, built once as a dense DFA (see "The
@@ -1330,24 +1332,33 @@ scan_pieces(Scanner *self, const unsigned char *letters, size_t letters_length, 
     return 0;
 }
 
-/* (lines, near): see the module's comment. */
+/* The numbers of the lines flagged in ``flags``, a set. */
 static PyObject *
-found_as_python(const Found *found, size_t lines, const unsigned char *skeletons)
+flagged_lines(const unsigned char *flags, size_t lines)
 {
     PyObject *flagged = PySet_New(NULL);
-    PyObject *near = PyList_New((Py_ssize_t)found->near_count);
-    if (!flagged || !near) {
-        goto failed;
-    }
-    for (size_t line = 0; line < lines; line++) {
-        if (found->flags[line]) {
+    for (size_t line = 0; flagged && line < lines; line++) {
+        if (flags[line]) {
             PyObject *number = PyLong_FromSize_t(line);
             const int added = number ? PySet_Add(flagged, number) : -1;
             Py_XDECREF(number);
             if (added < 0) {
-                goto failed;
+                Py_CLEAR(flagged);
             }
         }
+    }
+    return flagged;
+}
+
+/* (lines, near, unread): see the module's comment. */
+static PyObject *
+found_as_python(const Found *found, size_t lines, const unsigned char *skeletons, const unsigned char *unread)
+{
+    PyObject *flagged = flagged_lines(found->flags, lines);
+    PyObject *near = PyList_New((Py_ssize_t)found->near_count);
+    PyObject *unread_lines = flagged_lines(unread, lines);
+    if (!flagged || !near || !unread_lines) {
+        goto failed;
     }
     for (size_t k = 0; k < found->near_count; k++) {
         const Near *piece = &found->near[k];
@@ -1357,14 +1368,57 @@ found_as_python(const Found *found, size_t lines, const unsigned char *skeletons
             goto failed;
         }
     }
-    PyObject *result = PyTuple_Pack(2, flagged, near);
+    PyObject *result = PyTuple_Pack(3, flagged, near, unread_lines);
     Py_DECREF(flagged);
     Py_DECREF(near);
+    Py_DECREF(unread_lines);
     return result;
 failed:
     Py_XDECREF(flagged);
     Py_XDECREF(near);
+    Py_XDECREF(unread_lines);
     return NULL;
+}
+
+static inline int
+is_plain(unsigned char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
+}
+
+/* ``text`` with each line the bulk fold is not trusted with emptied, into ``out`` (as long at most), those
+ * lines flagged in ``unread``: bulk.py's _unread_lines (a character a lower-case plain domain does not
+ * hold, punycode, an empty label, a dot first or last). Returns the length written. */
+static size_t
+keep_read_lines(const unsigned char *text, size_t length, unsigned char *out, unsigned char *unread)
+{
+    size_t written = 0, line = 0, line_start = 0;
+    int misread = 0;
+    for (size_t i = 0;; i++) {
+        if (i == length || text[i] == LINE_END) {
+            const unsigned char *start = text + line_start;
+            const size_t size = i - line_start;
+            if (misread || (size && (start[0] == '.' || start[size - 1] == '.'))) {
+                unread[line] = 1;
+            }
+            else {
+                memcpy(out + written, start, size);
+                written += size;
+            }
+            if (i == length) {
+                return written;
+            }
+            out[written++] = LINE_END;
+            line++;
+            line_start = i + 1;
+            misread = 0;
+            continue;
+        }
+        const unsigned char ch = text[i];
+        misread = misread || !is_plain(ch) || (ch == '.' && i + 1 < length && text[i + 1] == '.')
+                  || (ch == '-' && i >= line_start + 2 && text[i - 2] == 'x' && text[i - 1] == 'n' && i + 1 < length
+                      && text[i + 1] == '-');
+    }
 }
 
 static PyObject *
@@ -1378,31 +1432,31 @@ Scanner_scan(PyObject *object, PyObject *chunk)
     const unsigned char *text = view.buf;
     const size_t length = (size_t)view.len;
     size_t lines = 1;
-    unsigned char high = 0;
     for (size_t i = 0; i < length; i++) {
         lines += text[i] == LINE_END;
-        high |= text[i];
     }
     PyObject *result = NULL;
     Found found = {0};
+    unsigned char *read = PyMem_Malloc(length + 1);
     unsigned char *letters = PyMem_Malloc(length + 1);
     unsigned char *skeletons = PyMem_Malloc(length + 1);
+    unsigned char *unread = PyMem_Calloc(lines, 1);
     found.flags = PyMem_Calloc(lines, 1);
-    if (high & 0x80) {
-        PyErr_SetString(PyExc_ValueError, "the chunk is ASCII");
-    }
-    else if (!letters || !skeletons || !found.flags) {
+    if (!read || !letters || !skeletons || !unread || !found.flags) {
         PyErr_NoMemory();
     }
     else if (byteset_init(&found.spelled, 0) == 0) {
-        const size_t letters_length = fold_lines(self, text, length, letters);
+        const size_t read_length = keep_read_lines(text, length, read, unread);
+        const size_t letters_length = fold_lines(self, read, read_length, letters);
         const size_t skeletons_length = merge_pairs(self, letters, letters_length, skeletons);
         if (scan_pieces(self, letters, letters_length, skeletons, skeletons_length, &found) == 0) {
             exact_scan(&self->exact, skeletons, skeletons_length, found.flags);
-            result = found_as_python(&found, lines, skeletons);
+            result = found_as_python(&found, lines, skeletons, unread);
         }
     }
     byteset_free(&found.spelled);
+    PyMem_Free(read);
+    PyMem_Free(unread);
     PyMem_Free(found.flags);
     PyMem_Free(found.near);
     PyMem_Free(letters);
@@ -1413,10 +1467,11 @@ Scanner_scan(PyObject *object, PyObject *chunk)
 
 static PyMethodDef Scanner_methods[] = {
     {"scan", Scanner_scan, METH_O,
-     "scan(chunk: bytes) -> (lines: set[int], near: list[tuple[int, str]])\n\n"
-     "Of a chunk of domains (lower-case ASCII, one a line), folded as the bulk filter reads it: the\n"
+     "scan(chunk: bytes) -> (lines: set[int], near: list[tuple[int, str]], unread: set[int])\n\n"
+     "Of a chunk of domains (lower case, UTF-8, one a line), folded as the bulk filter reads it: the\n"
      "lines holding a label's skeleton (separators skipped); (line, skeleton) of each piece that is a\n"
-     "one-typo variant or within two typos of a label."},
+     "one-typo variant or within two typos of a label; the lines it leaves unread (any character a\n"
+     "lower-case plain domain does not hold, punycode, an empty label, a dot first or last)."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -65,9 +65,8 @@ def _table() -> bytes:
 
 _FOLD = _table()
 _TLD = re.compile(r"\.[^.\n]*$", re.MULTILINE)
-# Anything a plain domain does not hold, and (as bytes) what it holds.
+# Anything a plain domain does not hold.
 _SPECIAL = re.compile(r"[^a-z0-9.\-_\n]")
-_PLAIN = b"abcdefghijklmnopqrstuvwxyz0123456789.-_\n"
 _PIECES = re.compile(r"[-._]")
 
 
@@ -85,7 +84,7 @@ class WordChecks(NamedTuple):
 
 
 class _Pieces(Protocol):
-    def scan(self, chunk: bytes) -> tuple[set[int], list[tuple[int, str]]]: ...
+    def scan(self, chunk: bytes) -> tuple[set[int], list[tuple[int, str]], set[int]]: ...
 
 
 class BulkFilter:
@@ -123,30 +122,15 @@ class BulkFilter:
         text = "\n".join(domains).lower()
         if text.count("\n") != len(domains) - 1:
             return list(range(len(domains)))  # a line break: no line is trusted
-        found: set[int] = set()
-        special = _special_characters(text)
-        # Dots the TLD rule would misread: a label left empty, first or last (plain finds: fast).
-        for needle in ("xn--", "..", ".\n"):
-            special += _find_all(text, needle)
-        special += [position + 1 for position in _find_all(text, "\n.")]
-        special += [0] * text.startswith(".") + [len(text) - 1] * text.endswith(".")
-        if special:
-            # Unicode, punycode, URLs, spaces, odd dots: few, so matching them all is cheaper than
-            # folding them here. Their lines are emptied, so the others keep their numbers.
-            found = _lines_at(text, special)
-            lines = text.split("\n")
-            for line in found:
-                lines[line] = ""
-            text = "\n".join(lines)
-        holding, near = self._pieces.scan(text.encode("ascii"))
+        holding, near, unread = self._pieces.scan(text.encode())
         typo_words: dict[int, set[str]] = {}
         for line, word in near:
             typo_words.setdefault(line, set()).add(word)
         may_be_typos = {
             line for line, near_words in typo_words.items() if not _ordinary(domains[line], near_words)
         }
-        labels_only = sorted(holding - may_be_typos - found)
-        return sorted(found | may_be_typos | (set(labels_only) - self._labels_say_no(domains, labels_only)))
+        labels_only = sorted(holding - may_be_typos)
+        return sorted(unread | may_be_typos | (set(labels_only) - self._labels_say_no(domains, labels_only)))
 
     def _labels_say_no(self, domains: Sequence[str], lines: list[int]) -> set[int]:
         """Of ``lines``, which hold a label but no word that may be a typo, those where the words
@@ -182,12 +166,19 @@ class PythonPieces:
         if len(self._exact):
             self._exact.make_automaton()
 
-    def scan(self, chunk: bytes) -> tuple[set[int], list[tuple[int, str]]]:
-        """Of a chunk of domains (lower-case ASCII, one a line), folded: the lines holding a label's
+    def scan(self, chunk: bytes) -> tuple[set[int], list[tuple[int, str]], set[int]]:
+        """Of a chunk of domains (lower case, UTF-8, one a line), folded: the lines holding a label's
         skeleton (separators skipped); ``(line, skeleton)`` for each piece that is a one-typo variant
-        or within two typos of a label."""
+        or within two typos of a label; the lines left unread (see ``_unread_lines``)."""
+        text = chunk.decode()
+        unread = _unread_lines(text)
+        if unread:
+            lines = text.split("\n")
+            for line in unread:
+                lines[line] = ""  # emptied, so the others keep their numbers
+            text = "\n".join(lines)
         # The TLD goes, as in the matcher: "com" must not pass for a typo of a three-letter brand.
-        text = _TLD.sub("", chunk.decode("ascii")).encode("ascii").translate(_FOLD).decode("ascii")
+        text = _TLD.sub("", text).encode("ascii").translate(_FOLD).decode("ascii")
         # The pairs merged in capitals, so that the two-typo check knows where they were.
         marked = text
         for pair, letter in SKELETON_PAIRS:
@@ -212,7 +203,7 @@ class PythonPieces:
             near += self._two_typo_ends(words, "|" + marked.replace("\n", "|\n|") + "|")
         near.sort()
         lines = _line_numbers(words, [end for end, _ in near])
-        return found, [(line, word) for line, (_end, word) in zip(lines, near, strict=True)]
+        return found, [(line, word) for line, (_end, word) in zip(lines, near, strict=True)], unread
 
     def _two_typo_ends(self, words: str, marked: str) -> Iterator[tuple[int, str]]:
         """``words`` with its merged pairs in capitals in ``marked``."""
@@ -270,12 +261,16 @@ def _words_of(domain: str) -> list[str]:
     return _PIECES.split(_TLD.sub("", domain.lower()))
 
 
-def _special_characters(text: str) -> list[int]:
-    """Where ``text`` holds a character no plain domain does. Most chunks hold none: that is
-    checked at C speed before the regex looks for them."""
-    if text.isascii() and not text.encode("ascii").translate(None, _PLAIN):
-        return []
-    return [m.start() for m in _SPECIAL.finditer(text)]
+def _unread_lines(text: str) -> set[int]:
+    """The lines of ``text`` the bulk fold is not trusted with, which the matcher reads whole:
+    Unicode, punycode, URLs, spaces, and dots the TLD rule would misread (a label left empty, first
+    or last). They are few, so matching them all is cheaper than folding them here."""
+    unread = [m.start() for m in _SPECIAL.finditer(text)]
+    for needle in ("xn--", "..", ".\n"):
+        unread += _find_all(text, needle)
+    unread += [position + 1 for position in _find_all(text, "\n.")]
+    unread += [0] * text.startswith(".") + [len(text) - 1] * text.endswith(".")
+    return _lines_at(text, unread)
 
 
 def _line_numbers(text: str, positions: list[int]) -> list[int]:
