@@ -676,6 +676,9 @@ def _judge_arguments(**wrong: object) -> dict:
         "second_level": ["co"],
         "plurals": ["s"],
         "max_word": 63,
+        "dictionary_words": ["shop", "moniker", "nik", "eq"],
+        "dictionary_costs": [1.0, 4.2, 3.5, 2.5],
+        "brand_cost": 1.0,
         "pairs": SKELETON_PAIRS,
         "letters": bytes(range(256)).decode("latin-1").translate(SKELETON_LETTERS).encode("latin-1"),
         **wrong,
@@ -695,6 +698,10 @@ def _judge_arguments(**wrong: object) -> dict:
         ({"letters": b"x" * 255}, ValueError, "the skeleton letters table has 256 bytes"),
         ({"pairs": [("rn", "mm")]}, ValueError, "skeleton pairs"),
         ({"max_word": "63"}, TypeError, "integer"),
+        ({"max_word": 65}, ValueError, "max_word is 0 to 64"),
+        ({"dictionary_costs": [1.0]}, TypeError, "the dictionary is a list of words and as many costs"),
+        ({"dictionary_words": ("shop", "moniker", "nik", "eq")}, TypeError, "the dictionary is a list"),
+        ({"dictionary_words": ["shop", "moniker", "nik", "x" * 33]}, ValueError, "longer than 32 letters"),
     ],
 )
 def test_the_judge_refuses_tables_it_cannot_read(wrong: dict, error: type, message: str) -> None:

@@ -432,9 +432,9 @@ def test_words_inside_a_token_are_every_priced_word() -> None:
 def fresh_dictionary(tmp_path, monkeypatch: pytest.MonkeyPatch):
     """The word automaton with the cache folder in tmp_path, forgotten before and after the test."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    words._dictionary.cache_clear()
+    words.dictionary.cache_clear()
     yield tmp_path / "brandcrawl"
-    words._dictionary.cache_clear()
+    words.dictionary.cache_clear()
 
 
 def test_the_word_automaton_is_built_once_then_loaded_from_its_cache(fresh_dictionary) -> None:
@@ -444,7 +444,7 @@ def test_the_word_automaton_is_built_once_then_loaded_from_its_cache(fresh_dicti
     [cached] = fresh_dictionary.glob("dictionary-*.pickle")  # the other version's file is gone
     assert cached.name != "dictionary-0123456789abcdef.pickle"
     written = cached.stat().st_mtime_ns
-    words._dictionary.cache_clear()
+    words.dictionary.cache_clear()
     assert words._words_at("hellorealiseshop2024") == built
     assert cached.stat().st_mtime_ns == written, "loaded, not built again"
 
@@ -453,7 +453,7 @@ def test_a_cache_file_that_does_not_load_is_built_again(fresh_dictionary) -> Non
     built = words._words_at("hellorealise")
     [cached] = fresh_dictionary.glob("dictionary-*.pickle")
     cached.write_bytes(b"\x80\x05 cut short")
-    words._dictionary.cache_clear()
+    words.dictionary.cache_clear()
     assert words._words_at("hellorealise") == built
-    words._dictionary.cache_clear()
+    words.dictionary.cache_clear()
     assert words._words_at("hellorealise") == built  # from the file written again

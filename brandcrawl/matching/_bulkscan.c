@@ -27,6 +27,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1499,7 +1500,8 @@ static PyType_Spec Scanner_spec = {
  * LabelJudge(labels, words, ...) is built once per watch-list from the matcher's own tables; settle(domains)
  * answers, for each domain the bulk filter found a label in but no word that may be a typo, what
  * BrandMatcher._labels_only_say_no answers: whether the words around every label it holds say it is not
- * the brand (True: no need to match it), or that one may stand (False); or None where it does not decide
+ * the brand, or that it crosses them (True: no need to match it), or that one may stand (False); or None
+ * where it does not decide
  * and the matcher's own code does: a domain with a digit, an underscore or any other character than
  * letters, hyphens and dots, an empty label, punycode, over 253 characters, or a label of a brand with
  * affixes of its own. Most picks of a feed are settled here, at a microsecond each, not in Python at
@@ -1508,8 +1510,9 @@ static PyType_Spec Scanner_spec = {
  * The domain is read as candidates.domain_region reads a plain one (its www labels and public suffix left
  * out, the rest folded into words, text.py's _fold_plain), its labels found in its skeleton (text.py's
  * _skeleton), and each place is judged by matcher.py's rule (_words_around_say_no, and the affixes by
- * words.py's splits_into_words and matcher.py's _splits_into). The words table holds what words.py knows
- * of each word, as the bits below, worked out here from its own thresholds. */
+ * words.py's splits_into_words and matcher.py's _splits_into, the crossing by words.py's straddles). The
+ * words table holds what words.py knows of each word: the bits below, worked out here from its own
+ * thresholds, and what reading it costs, from its dictionary. */
 
 enum {
     IS_IN_WORD = 1,       /* common enough that a brand inside it is not the brand (words.IN_WORD) */
@@ -1528,6 +1531,10 @@ enum {
 };
 
 #define MAX_DOMAIN 253 /* the longest DNS name */
+/* The longest token words.py's straddles is asked about here (matcher.MAX_WORD is 63), and the longest
+ * word its dictionary may hold (words.LONGEST_WORD is 24). */
+#define MAX_TOKEN 64
+#define MAX_DICTIONARY_WORD 32
 #define UNDECIDED -1
 #define MAY_STAND 0
 #define SAYS_NO 1
@@ -1541,10 +1548,16 @@ typedef struct {
     Py_ssize_t *text_lengths, *skeleton_lengths;
     unsigned char *kinds; /* per label: its bits above */
     Py_ssize_t label_count, max_word;
+    Py_ssize_t longest_word; /* in the dictionary */
+    double brand_cost;
     unsigned char pairs[MAX_PAIRS][2], merged[MAX_PAIRS];
     int pair_count;
     unsigned char letters[256]; /* text.py's SKELETON_LETTERS */
 } Judge;
+
+/* A word's value in the words table: its bits, then what reading it costs (infinite: it is no word of
+ * the dictionary). */
+#define WORD_VALUE_SIZE (1 + sizeof(double))
 
 /* A plain domain's region, read. */
 typedef struct {
@@ -1561,6 +1574,80 @@ word_bits(const Judge *self, const unsigned char *word, Py_ssize_t length)
 {
     const unsigned char *value = byteset_find(&self->words, word, (size_t)length, hash_bytes(word, (size_t)length));
     return value ? *value : 0;
+}
+
+static inline double
+word_cost(const Judge *self, const unsigned char *word, Py_ssize_t length)
+{
+    const unsigned char *value = byteset_find(&self->words, word, (size_t)length, hash_bytes(word, (size_t)length));
+    double cost = INFINITY;
+    if (value) {
+        memcpy(&cost, value + 1, sizeof(cost));
+    }
+    return cost;
+}
+
+/* The words of a token: words.py's _words_at, as one list by where they start, then where they end. */
+typedef struct {
+    Py_ssize_t first[MAX_TOKEN + 1]; /* the words starting at i: first[i] .. first[i + 1] */
+    Py_ssize_t stops[MAX_TOKEN * MAX_DICTIONARY_WORD];
+    double costs[MAX_TOKEN * MAX_DICTIONARY_WORD];
+} TokenWords;
+
+/* words.py's _reading: the cheapest reading as words of the token from ``first`` to ``last``, never
+ * cutting at ``avoid`` or ``also_avoid`` (-1: nowhere). */
+static double
+reading(const TokenWords *words, Py_ssize_t first, Py_ssize_t last, Py_ssize_t avoid, Py_ssize_t also_avoid)
+{
+    double best[MAX_TOKEN + 1];
+    for (Py_ssize_t i = first; i <= last; i++) {
+        best[i] = INFINITY;
+    }
+    best[first] = 0.0;
+    for (Py_ssize_t begin = first; begin < last; begin++) {
+        const double here = best[begin];
+        if (here == INFINITY || (begin != first && (begin == avoid || begin == also_avoid))) {
+            continue;
+        }
+        for (Py_ssize_t k = words->first[begin]; k < words->first[begin + 1]; k++) {
+            const Py_ssize_t stop = words->stops[k];
+            if (stop > last) {
+                break;
+            }
+            if ((stop == avoid || stop == also_avoid) && stop != last) {
+                continue;
+            }
+            if (here + words->costs[k] < best[stop]) {
+                best[stop] = here + words->costs[k];
+            }
+        }
+    }
+    return best[last];
+}
+
+/* words.py's straddles for a token of letters (no digits, which it reads as numbers): whether it reads
+ * better as words ``token[start:end]`` crosses than as that label with words around it. */
+static int
+straddles(const Judge *self, const unsigned char *token, Py_ssize_t length, Py_ssize_t start, Py_ssize_t end)
+{
+    TokenWords words;
+    Py_ssize_t count = 0;
+    for (Py_ssize_t begin = 0; begin < length; begin++) {
+        words.first[begin] = count;
+        for (Py_ssize_t size = 1; size <= self->longest_word && begin + size <= length; size++) {
+            const double cost = word_cost(self, token + begin, size);
+            if (cost != INFINITY) {
+                words.stops[count] = begin + size;
+                words.costs[count++] = cost;
+            }
+        }
+    }
+    words.first[length] = count;
+    const double respecting =
+        reading(&words, 0, start, -1, -1) + self->brand_cost + reading(&words, end, length, -1, -1);
+    const Py_ssize_t avoid = start != 0 && start != length ? start : -1;
+    const Py_ssize_t also_avoid = end != 0 && end != length ? end : -1;
+    return reading(&words, 0, length, avoid, also_avoid) < respecting;
 }
 
 /* words.is_word with the threshold ``bit`` (IS_IN_WORD or IS_WORD). */
@@ -1648,7 +1735,10 @@ judge_place(const Judge *self, const Region *region, uint32_t label, Py_ssize_t 
     const unsigned char *right = region->text + end;
     const Py_ssize_t right_length = word_end - end;
     const int plural = right_length && (word_bits(self, right, right_length) & IS_PLURAL);
-    return plural || is_affix(self, right, right_length, common) ? MAY_STAND : SAYS_NO;
+    if (!plural && !is_affix(self, right, right_length, common)) {
+        return SAYS_NO;
+    }
+    return straddles(self, whole, whole_length, start - word_start, end - word_start) ? SAYS_NO : MAY_STAND;
 }
 
 /* candidates.py's _plain_domain_region of ``domain`` (lower case) into ``region``; 0 if the domain is not
@@ -1804,10 +1894,49 @@ add_word(Judge *self, PyObject *word, unsigned char bits)
         return 0; /* a word with another character is no part of a plain domain */
     }
     const uint64_t hash = hash_bytes(bytes, (size_t)length);
-    if (byteset_add(&self->words, bytes, (size_t)length, hash) < 0) {
+    unsigned char *value = byteset_find(&self->words, bytes, (size_t)length, hash);
+    if (!value) {
+        if (byteset_add(&self->words, bytes, (size_t)length, hash) < 0) {
+            return -1;
+        }
+        value = byteset_find(&self->words, bytes, (size_t)length, hash);
+        const double no_word = INFINITY;
+        memcpy(value + 1, &no_word, sizeof(no_word));
+    }
+    *value |= bits;
+    return 0;
+}
+
+/* words.dictionary(): each of its words (a list) given its cost (a sequence of float, in that order). */
+static int
+add_dictionary(Judge *self, PyObject *words, PyObject *costs)
+{
+    const Py_ssize_t count = PyList_Check(words) ? PyList_Size(words) : -1;
+    if (count < 0 || PySequence_Size(costs) != count) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "the dictionary is a list of words and as many costs");
         return -1;
     }
-    *byteset_find(&self->words, bytes, (size_t)length, hash) |= bits;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *word = PyList_GetItem(words, i), *cost_object = PySequence_GetItem(costs, i);
+        const double cost = cost_object ? PyFloat_AsDouble(cost_object) : -1.0;
+        Py_XDECREF(cost_object);
+        if ((cost == -1.0 && PyErr_Occurred()) || add_word(self, word, 0) < 0) {
+            return -1;
+        }
+        Py_ssize_t length;
+        const unsigned char *bytes = ascii_of(word, &length);
+        if (!bytes) {
+            continue;
+        }
+        if (length > MAX_DICTIONARY_WORD) {
+            PyErr_Format(PyExc_ValueError, "dictionary word %R is longer than %d letters", word, MAX_DICTIONARY_WORD);
+            return -1;
+        }
+        memcpy(byteset_find(&self->words, bytes, (size_t)length, hash_bytes(bytes, (size_t)length)) + 1, &cost,
+               sizeof(cost));
+        self->longest_word = length > self->longest_word ? length : self->longest_word;
+    }
     return 0;
 }
 
@@ -1933,27 +2062,33 @@ Judge_dealloc(PyObject *object)
 static PyObject *
 Judge_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"labels",       "frequencies", "in_word",  "word",  "word_short", "short_affixes",
-                               "commerce",     "second_level", "plurals", "max_word", "pairs", "letters", NULL};
+    static char *keywords[] = {"labels",           "frequencies",      "in_word",    "word",  "word_short",
+                               "short_affixes",    "commerce",         "second_level", "plurals", "max_word",
+                               "dictionary_words", "dictionary_costs", "brand_cost", "pairs", "letters",
+                               NULL};
     PyObject *labels, *frequencies, *short_affixes, *commerce, *second_level, *plurals, *pairs;
-    double in_word, word, word_short;
+    PyObject *dictionary_words, *dictionary_costs;
+    double in_word, word, word_short, brand_cost;
     Py_ssize_t max_word;
     Py_buffer letters;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOdddOOOOnOy*:LabelJudge", keywords, &labels, &frequencies,
-                                     &in_word, &word, &word_short, &short_affixes, &commerce, &second_level,
-                                     &plurals, &max_word, &pairs, &letters)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOdddOOOOnOOdOy*:LabelJudge", keywords, &labels,
+                                     &frequencies, &in_word, &word, &word_short, &short_affixes, &commerce,
+                                     &second_level, &plurals, &max_word, &dictionary_words, &dictionary_costs,
+                                     &brand_cost, &pairs, &letters)) {
         return NULL;
     }
-    const int letters_fit = letters.len == 256;
+    const int fits = letters.len == 256 && max_word >= 0 && max_word <= MAX_TOKEN;
     allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
-    Judge *self = letters_fit ? (Judge *)alloc(type, 0) : NULL;
+    Judge *self = fits ? (Judge *)alloc(type, 0) : NULL;
     if (self) {
         memcpy(self->letters, letters.buf, 256);
         self->max_word = max_word;
+        self->brand_cost = brand_cost;
     }
     PyBuffer_Release(&letters);
-    if (!letters_fit) {
-        PyErr_SetString(PyExc_ValueError, "the skeleton letters table has 256 bytes");
+    if (!fits) {
+        PyErr_Format(PyExc_ValueError, "the skeleton letters table has 256 bytes, and max_word is 0 to %d",
+                     MAX_TOKEN);
     }
     if (!self) {
         return NULL;
@@ -1963,9 +2098,10 @@ Judge_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return NULL;
     }
-    self->words.value_size = 1;
+    self->words.value_size = WORD_VALUE_SIZE;
     if (read_pairs(pairs, self->pairs, self->merged, &self->pair_count) < 0 || read_labels(self, labels) < 0
         || add_frequencies(self, frequencies, in_word, word, word_short) < 0
+        || add_dictionary(self, dictionary_words, dictionary_costs) < 0
         || add_words(self, short_affixes, IS_SHORT_AFFIX) < 0 || add_words(self, commerce, IS_COMMERCE) < 0
         || add_words(self, second_level, IS_SECOND_LEVEL) < 0 || add_words(self, plurals, IS_PLURAL) < 0) {
         Py_DECREF(self);
@@ -1988,12 +2124,13 @@ static PyType_Slot Judge_slots[] = {
     {Py_tp_methods, Judge_methods},
     {Py_tp_doc,
      "LabelJudge(*, labels, frequencies, in_word, word, word_short, short_affixes, commerce, second_level,\n"
-     "           plurals, max_word, pairs, letters)\n\n"
+     "           plurals, max_word, dictionary_words, dictionary_costs, brand_cost, pairs, letters)\n\n"
      "labels: (text, skeleton, common word, own affixes) of each label, by the matcher's numbers;\n"
      "frequencies: words.frequencies(); in_word, word, word_short: its thresholds; short_affixes,\n"
-     "commerce, second_level, plurals: the word sets of the same names; max_word: the longest word read;\n"
-     "pairs: the skeleton pairs, (two letters, the letter they read as); letters: the 256-byte table of\n"
-     "the skeleton's look-alike letters."},
+     "commerce, second_level, plurals: the word sets of the same names; max_word: the longest word read\n"
+     "(at most 64); dictionary_words, dictionary_costs: words.dictionary()'s words and costs;\n"
+     "brand_cost: words.BRAND_COST; pairs: the skeleton pairs, (two letters, the letter they read as);\n"
+     "letters: the 256-byte table of the skeleton's look-alike letters."},
     {0, NULL},
 };
 

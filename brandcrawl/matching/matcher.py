@@ -322,15 +322,8 @@ class BrandMatcher:
         written = folded.text[start:end]
         if occurrence.distance and (written in self._label_texts or words.is_word(written, words.TYPO_WORD)):
             return None  # another watched brand, or an ordinary word: not a typo
-        if left or right:
-            if self._words_around_say_no(region, occurrence, word_start, word_end):
-                return None
-            letters_start = start if self._is_number(region, word_start, start) else word_start
-            letters_end = end if self._is_number(region, end, word_end) else word_end
-            if words.straddles(
-                folded.text[letters_start:letters_end], start - letters_start, end - letters_start
-            ):
-                return None  # hello|realise: the label crosses two ordinary words
+        if (left or right) and self._words_around_say_no(region, occurrence, word_start, word_end):
+            return None
         if common and not self._common_word_context(region, kind, word_start, word_end, watched):
             return None
         span = region.candidate_span(start, end)
@@ -364,7 +357,14 @@ class BrandMatcher:
         if not self._affix(region, word_start, start, folded.text[word_start:start], common, vocabulary):
             return True
         right = folded.text[end:word_end]
-        return not (right in PLURALS or self._affix(region, end, word_end, right, common, vocabulary))
+        if not (right in PLURALS or self._affix(region, end, word_end, right, common, vocabulary)):
+            return True
+        letters_start = start if self._is_number(region, word_start, start) else word_start
+        letters_end = end if self._is_number(region, end, word_end) else word_end
+        # hello|realise: the label crosses two ordinary words.
+        return words.straddles(
+            folded.text[letters_start:letters_end], start - letters_start, end - letters_start
+        )
 
     def _labels_only_say_no(self, domain: str) -> bool:
         """For a domain the bulk filter found a label in but no word that may be a typo (and no

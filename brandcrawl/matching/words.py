@@ -15,6 +15,7 @@ from functools import cache
 from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
+from typing import NamedTuple
 
 import ahocorasick
 
@@ -91,7 +92,7 @@ def _words_at(text: str) -> list[list[tuple[int, float]]]:
     """For each position of ``text``, the words starting there: (where each ends, its cost), the
     nearest end first."""
     found: list[list[tuple[int, float]]] = [[] for _ in text]
-    automaton, costs = _dictionary()
+    automaton, costs, _words = dictionary()
     for end, value in automaton.iter(text):
         # The automaton reports the words by where they end: each start's list grows in order.
         found[end + 1 - (value & 31)].append((end + 1, costs[value >> 5]))
@@ -103,41 +104,55 @@ def _words_at(text: str) -> list[list[tuple[int, float]]]:
     return found
 
 
-@cache
-def _dictionary() -> tuple[ahocorasick.Automaton, array]:
-    """Every word ``_word_cost`` prices (numbers aside) in one automaton, so that one pass over a
+class Dictionary(NamedTuple):
+    """Every word ``_word_cost`` prices (numbers aside), in one automaton, so that one pass over a
     token finds all the words in it: each word's value holds its length (low 5 bits) and the index
-    of its cost. Kept in a cache file (0.04 s to load, ~0.4 s to build) that this module's code,
-    wordfreq's and pyahocorasick's versions name: a change to any of them builds it again."""
+    of its cost in ``costs``; ``words[index]`` is that word (the C bulk path reads them so)."""
+
+    automaton: ahocorasick.Automaton
+    costs: array
+    words: list[str]
+
+
+@cache
+def dictionary() -> Dictionary:
+    """The words ``straddles`` reads. Kept in a cache file (0.05 s to load, ~0.4 s to build) that
+    this module's code, wordfreq's and pyahocorasick's versions name: a change to any of them
+    builds it again."""
     source = files(__package__).joinpath("words.py").read_bytes()  # also inside a zipped egg
     key = f"{version('wordfreq')} {version('pyahocorasick')}".encode() + source
     path = _cache_dir() / f"dictionary-{hashlib.sha256(key).hexdigest()[:16]}.pickle"
     try:
         with path.open("rb") as cached:
             # The user's own cache folder, written only by this function, as Python's __pycache__ is.
-            automaton, costs = pickle.load(cached)  # noqa: S301
-        if isinstance(automaton, ahocorasick.Automaton) and isinstance(costs, array):
-            return automaton, costs
+            automaton, costs, words = pickle.load(cached)  # noqa: S301
+        if (
+            isinstance(automaton, ahocorasick.Automaton)
+            and isinstance(costs, array)
+            and isinstance(words, list)
+        ):
+            return Dictionary(automaton, costs, words)
     except FileNotFoundError:
         pass
     except Exception as error:  # a cache file that does not load, whatever the reason, is built again
         logger.info("the word automaton's cache %s does not load (%r): building it again", path, error)
     built = _build_dictionary()
-    if _write_cache(path, pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL), "word automaton"):
+    if _write_cache(path, pickle.dumps(tuple(built), protocol=pickle.HIGHEST_PROTOCOL), "word automaton"):
         for stale in path.parent.glob("dictionary-*.pickle"):
             if stale != path:
                 stale.unlink(missing_ok=True)  # built by another version: never read again
     return built
 
 
-def _build_dictionary() -> tuple[ahocorasick.Automaton, array]:
-    automaton, costs = ahocorasick.Automaton(ahocorasick.STORE_INTS), array("d")
+def _build_dictionary() -> Dictionary:
+    built = Dictionary(ahocorasick.Automaton(ahocorasick.STORE_INTS), array("d"), [])
     for word in _FREE_WORDS.union(frequencies()):
         if len(word) <= LONGEST_WORD and not word.isdigit() and (cost := _word_cost(word)) != math.inf:
-            automaton.add_word(word, len(costs) << 5 | len(word))
-            costs.append(cost)
-    automaton.make_automaton()
-    return automaton, costs
+            built.automaton.add_word(word, len(built.costs) << 5 | len(word))
+            built.costs.append(cost)
+            built.words.append(word)
+    built.automaton.make_automaton()
+    return built
 
 
 def _reading(
