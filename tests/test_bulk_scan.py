@@ -417,6 +417,10 @@ LABEL = bulk.AnchoredLabels((0,), (3,))
         ({"skeletons": [3]}, TypeError, "skeletons are str"),
         ({"pairs": [("rn", "mm")]}, ValueError, "skeleton pairs"),
         ({"pairs": [("r", "m")]}, ValueError, "skeleton pairs"),
+        # Merged in one pass: no pair may make or unmake another.
+        ({"pairs": [("rn", "m"), ("nr", "x")]}, ValueError, "skeleton pairs share no letter"),
+        ({"pairs": [("rn", "m"), ("mm", "w")]}, ValueError, "skeleton pairs share no letter"),
+        ({"pairs": [("mm", "m")]}, ValueError, "skeleton pairs share no letter"),
         ({"pairs": 3}, TypeError, "not iterable"),
         ({"fold": bulk._FOLD[:255]}, ValueError, "the fold table has 256 bytes"),
         ({"fold": "x" * 256}, TypeError, "bytes-like"),

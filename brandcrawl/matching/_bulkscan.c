@@ -36,6 +36,7 @@
 #define TWO_TYPOS 2
 #define EDITS_PER_MERGED_PAIR 2
 #define MAX_PAIRS 8
+#define NO_PAIR (-1)
 /* What a label character outside ASCII becomes: the text scanned is ASCII, so it never equals one of
  * its characters, which is all the edit distance asks of it. */
 #define NOT_IN_TEXT 0xFF
@@ -573,6 +574,9 @@ typedef struct {
     /* Skeleton pairs: pair[0] pair[1] reads as merged. */
     unsigned char pairs[MAX_PAIRS][2], merged[MAX_PAIRS];
     int pair_count;
+    /* The pairs by their first letter: its second one (NO_PAIR: it starts none), what they merge into. */
+    int16_t second_of[256];
+    unsigned char merged_of[256];
     unsigned char fold[256]; /* bulk.py's _FOLD */
 } Scanner;
 
@@ -586,6 +590,37 @@ ascii_of(PyObject *text, Py_ssize_t *length)
         return NULL;
     }
     return (const unsigned char *)utf8;
+}
+
+/* The pairs by their first letter, for merge_pairs' one pass: which needs that no letter is in two pairs
+ * (nor twice in a pair, but as "vv"), nor is what a pair merges into, so that merging one pair never
+ * makes or unmakes another. */
+static int
+index_pairs(Scanner *self)
+{
+    int pair_of[256]; /* the pair holding each letter, or NO_PAIR */
+    for (int byte = 0; byte < 256; byte++) {
+        pair_of[byte] = NO_PAIR;
+        self->second_of[byte] = NO_PAIR;
+    }
+    int apart = 1;
+    for (int p = 0; p < self->pair_count; p++) {
+        for (int k = 0; k < 2; k++) {
+            const unsigned char letter = self->pairs[p][k];
+            apart = apart && (pair_of[letter] == NO_PAIR || (k == 1 && letter == self->pairs[p][0]));
+            pair_of[letter] = p;
+        }
+        self->second_of[self->pairs[p][0]] = self->pairs[p][1];
+        self->merged_of[self->pairs[p][0]] = self->merged[p];
+    }
+    for (int p = 0; p < self->pair_count; p++) {
+        apart = apart && pair_of[self->merged[p]] == NO_PAIR;
+    }
+    if (!apart) {
+        PyErr_SetString(PyExc_ValueError, "skeleton pairs share no letter with each other or what they read as");
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -623,7 +658,7 @@ read_pairs(Scanner *self, PyObject *pairs)
         }
     }
     Py_DECREF(iterator);
-    return PyErr_Occurred() ? -1 : 0;
+    return PyErr_Occurred() ? -1 : index_pairs(self);
 }
 
 static int
@@ -966,55 +1001,48 @@ Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 
 /* The lines of ``text`` (``length`` bytes) as the bulk filter reads them, into ``out`` (as long at most):
  * without the TLD (the last dot of a line and what follows it, as bulk.py's _TLD has it), each byte through
- * the fold table. Returns its length. */
+ * the fold table. Returns its length. One pass, without a branch per byte: a line is some 15 bytes, so a
+ * search for its end per line (memchr) or a branch on each dot costs more than the folding. Each byte is
+ * written where it goes, and a line end is written over the line's last dot, if it has one, which leaves
+ * out what followed it. */
 static size_t
 fold_lines(const Scanner *self, const unsigned char *text, size_t length, unsigned char *out)
 {
-    size_t written = 0;
-    for (size_t start = 0;;) {
-        const unsigned char *line_end = memchr(text + start, LINE_END, length - start);
-        const size_t end = line_end ? (size_t)(line_end - text) : length;
-        size_t kept = end;
-        while (kept > start && text[kept - 1] != '.') {
-            kept--;
-        }
-        kept = kept > start ? kept - 1 : end;
-        for (size_t i = start; i < kept; i++) {
-            out[written++] = self->fold[text[i]];
-        }
-        if (!line_end) {
-            return written;
-        }
-        out[written++] = LINE_END;
-        start = end + 1;
+    const size_t no_dot = SIZE_MAX; /* above any place in out */
+    size_t written = 0, dot = no_dot;
+    for (size_t i = 0; i < length; i++) {
+        const unsigned char ch = text[i];
+        const int line_end = ch == LINE_END;
+        const size_t at = line_end && dot < written ? dot : written;
+        out[at] = line_end ? LINE_END : self->fold[ch];
+        written = at + 1;
+        dot = ch == '.' ? at : line_end ? no_dot : dot;
     }
+    return dot < written ? dot : written;
 }
 
-/* ``letters`` with the skeleton pairs merged, into ``out`` (as long as ``letters`` at most), in the order
- * bulk.py's str.replace calls merge them; returns its length. */
+/* ``letters`` with the skeleton pairs merged, into ``out`` (as long as ``letters`` at most), as bulk.py's
+ * str.replace calls, one pair after another, merge them: read_pairs made sure that no pair shares a letter
+ * with another or with what a pair merges into, so one pass reading each letter after the last one
+ * written merges the same ones. */
 static size_t
 merge_pairs(const Scanner *self, const unsigned char *letters, size_t length, unsigned char *out)
 {
-    const unsigned char *from = letters;
-    size_t from_length = length;
-    for (int p = 0; p < self->pair_count; p++) {
-        size_t written = 0;
-        for (size_t i = 0; i < from_length;) {
-            if (i + 1 < from_length && from[i] == self->pairs[p][0] && from[i + 1] == self->pairs[p][1]) {
-                out[written++] = self->merged[p];
-                i += 2;
-            }
-            else {
-                out[written++] = from[i++];
-            }
+    if (length == 0) {
+        return 0;
+    }
+    unsigned char last = out[0] = letters[0];
+    size_t written = 1;
+    for (size_t i = 1; i < length; i++) {
+        const unsigned char ch = letters[i];
+        if (self->second_of[last] == ch) {
+            last = out[written - 1] = self->merged_of[last];
         }
-        from = out;
-        from_length = written;
+        else {
+            last = out[written++] = ch;
+        }
     }
-    if (self->pair_count == 0) {
-        memcpy(out, letters, length);
-    }
-    return from_length;
+    return written;
 }
 
 /* Whether the skeleton ``piece``, where ``merged`` pairs were merged, is within two typos of a label tied
