@@ -398,6 +398,42 @@ def test_the_two_typo_rule(compiled: bool, word: str, near: bool) -> None:
     assert all(line == 0 for line, _ in found)
 
 
+LONG = "decathlon" * 4
+
+
+@pytest.mark.parametrize("compiled", BOTH)
+@pytest.mark.parametrize("skeleton", [LONG[:31], LONG], ids=["31 letters", "36 letters"])
+@pytest.mark.parametrize(
+    ("word", "near"),
+    [
+        (lambda label: label, True),
+        (lambda label: "xx" + label[2:], True),
+        (lambda label: "xxx" + label[3:], False),
+        (lambda label: label[:-2], True),
+        (lambda label: label[:-3], False),
+        (lambda label: label + "xx", True),
+        (lambda label: label + "xxx", False),
+    ],
+    ids=[
+        "itself",
+        "two changed",
+        "three changed",
+        "two shorter",
+        "three shorter",
+        "two longer",
+        "three longer",
+    ],
+)
+def test_the_two_typo_rule_past_the_lengths_told_apart(
+    compiled: bool, skeleton: str, word: Any, near: bool
+) -> None:
+    """The C walk skips a trie node below which no label has a length near the piece's, telling lengths
+    apart up to 31 letters: longer labels and pieces are measured all the same."""
+    scanner = two_typo_scanner(compiled, skeleton)
+    _lines, found = scanner.scan(f"shop-{word(skeleton)}.com".encode())
+    assert bool(found) is near
+
+
 LABEL = bulk.AnchoredLabels((0,), (3,))
 
 
