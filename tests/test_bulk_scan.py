@@ -404,6 +404,42 @@ def test_the_two_typo_rule(compiled: bool, word: str, near: bool) -> None:
     assert all(line == 0 for line, _ in found)
 
 
+LONG = "decathlon" * 4
+
+
+@pytest.mark.parametrize("compiled", BOTH)
+@pytest.mark.parametrize("skeleton", [LONG[:31], LONG], ids=["31 letters", "36 letters"])
+@pytest.mark.parametrize(
+    ("word", "near"),
+    [
+        (lambda label: label, True),
+        (lambda label: "xx" + label[2:], True),
+        (lambda label: "xxx" + label[3:], False),
+        (lambda label: label[:-2], True),
+        (lambda label: label[:-3], False),
+        (lambda label: label + "xx", True),
+        (lambda label: label + "xxx", False),
+    ],
+    ids=[
+        "itself",
+        "two changed",
+        "three changed",
+        "two shorter",
+        "three shorter",
+        "two longer",
+        "three longer",
+    ],
+)
+def test_the_two_typo_rule_past_the_lengths_told_apart(
+    compiled: bool, skeleton: str, word: Any, near: bool
+) -> None:
+    """The C walk skips a trie node below which no label has a length near the piece's, telling lengths
+    apart up to 31 letters: longer labels and pieces are measured all the same."""
+    scanner = two_typo_scanner(compiled, skeleton)
+    _lines, found, _unread = scanner.scan(f"shop-{word(skeleton)}.com".encode())
+    assert bool(found) is near
+
+
 LABEL = bulk.AnchoredLabels((0,), (3,))
 
 
@@ -423,6 +459,10 @@ LABEL = bulk.AnchoredLabels((0,), (3,))
         ({"skeletons": [3]}, TypeError, "skeletons are str"),
         ({"pairs": [("rn", "mm")]}, ValueError, "skeleton pairs"),
         ({"pairs": [("r", "m")]}, ValueError, "skeleton pairs"),
+        # Merged in one pass: no pair may make or unmake another.
+        ({"pairs": [("rn", "m"), ("nr", "x")]}, ValueError, "skeleton pairs share no letter"),
+        ({"pairs": [("rn", "m"), ("mm", "w")]}, ValueError, "skeleton pairs share no letter"),
+        ({"pairs": [("mm", "m")]}, ValueError, "skeleton pairs share no letter"),
         ({"pairs": 3}, TypeError, "not iterable"),
         ({"fold": bulk._FOLD[:255]}, ValueError, "the fold table has 256 bytes"),
         ({"fold": "x" * 256}, TypeError, "bytes-like"),

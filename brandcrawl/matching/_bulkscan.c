@@ -39,6 +39,7 @@
 #define TWO_TYPOS 2
 #define EDITS_PER_MERGED_PAIR 2
 #define MAX_PAIRS 8
+#define NO_PAIR (-1)
 /* What a label character outside ASCII becomes: the text scanned is ASCII, so it never equals one of
  * its characters, which is all the edit distance asks of it. */
 #define NOT_IN_TEXT 0xFF
@@ -245,22 +246,67 @@ byteset_add(ByteSet *set, const unsigned char *bytes, size_t length, uint64_t ha
 /* ---- Anchor tries ------------------------------------------------------------------------------------
  * Every anchor is tied to a word boundary: "|gall" is a piece's start, "mard|" its end. So a piece needs
  * no automaton: the prefixes of the piece are walked down a trie of the start anchors, and its suffixes,
- * read backwards, down a trie of the end anchors written backwards. The tries are laid out breadth
- * first, a node's children next to each other: the few top levels every walk goes through stay in the
- * cache. */
+ * read backwards, down a trie of the end anchors written backwards.
+ *
+ * The start trie is big (448,000 nodes at 1,000 brands, 3 million at 10,000): a step below its top levels
+ * waits for memory. So a walk stops at a node below which no label has a length near the piece's, which
+ * skips, at 1,000 brands, a fifth of the walks at the root and half the deeper steps, and a node is one
+ * record holding all a step reads, its children's characters and places.
+ * A record, in Trie.pool from its place on (the root's is 0, and no child's):
+ *   [RECORD_LENGTHS] bit n: a label of length n (the last bit: or longer) is tied to this node or one below;
+ *   [RECORD_RUN]     its labels: their run in Trie.runs, 0 for none;
+ *   [RECORD_CHARS]   its child count (one byte: anchors are ASCII), then its children's characters, to a
+ *                    whole word;
+ *   then the place of each child, in the order of the characters.
+ * The records are laid out breadth first: the few top levels every walk goes through stay in the cache. */
+
+#define RECORD_LENGTHS 0
+#define RECORD_RUN 1
+#define RECORD_CHARS 2
+#define LENGTH_BITS 32
+/* The top levels have up to 35 children a node (letters and digits): finding one among them was a third
+ * of a walk. Their nodes are found instead in tables, one a level, by the characters leading to them, as
+ * numbered columns: as many levels as fit in TOP_ENTRIES a table (three for 35 characters). */
+#define TOP_DEPTH 3
+#define TOP_ENTRIES (1 << 16)
 
 typedef struct {
-    uint32_t first_child; /* children are nodes first_child .. first_child + child_count - 1 */
-    uint32_t label_start; /* the labels of the anchor ending here, in Scanner.labels */
-    uint32_t label_count;
-    uint8_t child_count;
-} Node;
+    uint32_t start, count; /* in Scanner.labels */
+} Run;
 
 typedef struct {
-    Node *nodes;
-    unsigned char *chars; /* the character leading into each node */
-    uint32_t count;
+    uint32_t *pool;
+    Run *runs; /* runs[0] is no run */
+    /* top[d][code]: the place of the node at depth d + 1 that the characters of columns c0 ... cd lead to
+     * (code: c0 * columns^d + ... + cd), or 0. Column 0 is every character no anchor holds. */
+    uint32_t *top[TOP_DEPTH];
+    int top_depth;
+    size_t columns;
+    unsigned char column_of[256];
 } Trie;
+
+/* The word of a record with ``count`` children where their places start. */
+static inline size_t
+record_places(size_t count)
+{
+    return RECORD_CHARS + (1 + count + sizeof(uint32_t) - 1) / sizeof(uint32_t);
+}
+
+/* The bit of a label ``length`` letters long in RECORD_LENGTHS. */
+static inline uint32_t
+length_bit(Py_ssize_t length)
+{
+    return (uint32_t)1 << (length < LENGTH_BITS - 1 ? length : LENGTH_BITS - 1);
+}
+
+/* The bits of the lengths from ``low`` to ``high``. */
+static inline uint32_t
+lengths_between(Py_ssize_t low, Py_ssize_t high)
+{
+    low = low < 0 ? 0 : low < LENGTH_BITS - 1 ? low : LENGTH_BITS - 1;
+    high = high < LENGTH_BITS - 1 ? high : LENGTH_BITS - 1;
+    return (UINT32_MAX << low) & (UINT32_MAX >> (LENGTH_BITS - 1 - high));
+}
 
 /* While building: children as linked lists. */
 typedef struct {
@@ -326,48 +372,142 @@ building_add(BuildingTrie *trie, const unsigned char *word, size_t length, int b
     return 0;
 }
 
-/* The building trie, breadth first; frees it. */
-static int
-building_freeze(BuildingTrie *building, Trie *trie)
+/* The children of the building ``node``, at ``depth``, that ``code`` leads to, and theirs, into the tables. */
+static void
+top_fill(const BuildingTrie *building, Trie *trie, uint32_t node, int depth, size_t code, const uint32_t *places)
 {
-    const uint32_t count = building->count;
-    uint32_t *order = PyMem_Malloc(count * sizeof(uint32_t));
-    trie->nodes = PyMem_Calloc(count, sizeof(Node));
-    trie->chars = PyMem_Calloc(count, 1);
-    if (!order || !trie->nodes || !trie->chars) {
-        PyMem_Free(order);
-        PyMem_Free(building->nodes);
-        building->nodes = NULL;
+    for (uint32_t child = building->nodes[node].child; child; child = building->nodes[child].sibling) {
+        const size_t child_code = code * trie->columns + trie->column_of[building->nodes[child].ch];
+        trie->top[depth][child_code] = places[child];
+        if (depth + 1 < trie->top_depth && depth + 1 < TOP_DEPTH) { /* the second, for the compiler */
+            top_fill(building, trie, child, depth + 1, child_code, places);
+        }
+    }
+}
+
+/* The tables of the top levels; ``places``: each building node's. */
+static int
+top_index(const BuildingTrie *building, Trie *trie, const uint32_t *places)
+{
+    trie->columns = 1;
+    for (uint32_t node = 1; node < building->count; node++) {
+        unsigned char *column = &trie->column_of[building->nodes[node].ch];
+        if (!*column) {
+            *column = (unsigned char)trie->columns++;
+        }
+    }
+    size_t entries = 0, level = 1;
+    trie->top_depth = 0;
+    while (trie->top_depth < TOP_DEPTH && level * trie->columns <= TOP_ENTRIES) {
+        level *= trie->columns;
+        entries += level;
+        trie->top_depth++;
+    }
+    trie->top[0] = PyMem_Calloc(entries, sizeof(uint32_t));
+    if (!trie->top[0]) {
         PyErr_NoMemory();
         return -1;
     }
-    uint32_t queued = 1;
-    order[0] = 0;
-    for (uint32_t position = 0; position < count; position++) {
-        const Building *node = &building->nodes[order[position]];
-        Node *frozen = &trie->nodes[position];
-        frozen->first_child = queued;
-        frozen->label_start = node->label_start;
-        frozen->label_count = node->label_count;
-        for (uint32_t child = node->child; child; child = building->nodes[child].sibling) {
-            trie->chars[queued] = building->nodes[child].ch;
-            order[queued++] = child;
-            frozen->child_count++;
-        }
+    level = 1;
+    for (int depth = 1; depth < trie->top_depth; depth++) {
+        level *= trie->columns;
+        trie->top[depth] = trie->top[depth - 1] + level;
     }
-    trie->count = count;
-    PyMem_Free(order);
-    PyMem_Free(building->nodes);
-    building->nodes = NULL;
+    top_fill(building, trie, 0, 0, 0, places);
     return 0;
 }
 
+/* The building trie as records (see "Anchor tries" above), breadth first; frees it. ``labels`` and
+ * ``lengths``: Scanner.labels and Scanner.skeleton_lengths. */
+static int
+building_freeze(BuildingTrie *building, Trie *trie, const uint32_t *labels, const Py_ssize_t *lengths)
+{
+    const uint32_t count = building->count;
+    uint32_t *order = PyMem_Malloc(count * sizeof(uint32_t));  /* building nodes, breadth first */
+    uint32_t *places = PyMem_Malloc(count * sizeof(uint32_t)); /* by building node */
+    uint32_t *below = PyMem_Calloc(count, sizeof(uint32_t));   /* RECORD_LENGTHS, by building node */
+    uint32_t run_count = 1;
+    size_t words = 0;
+    int failed = !order || !places || !below;
+    if (!failed) {
+        uint32_t queued = 1;
+        order[0] = 0;
+        for (uint32_t position = 0; position < count; position++) {
+            size_t children = 0;
+            for (uint32_t child = building->nodes[order[position]].child; child;
+                 child = building->nodes[child].sibling) {
+                order[queued++] = child;
+                children++;
+            }
+            places[order[position]] = (uint32_t)words;
+            words += record_places(children) + children;
+            run_count += building->nodes[order[position]].label_count > 0;
+            failed = failed || words > UINT32_MAX;
+        }
+    }
+    if (failed) {
+        PyErr_SetString(PyExc_OverflowError, "too many two-typo anchors");
+    }
+    else {
+        trie->pool = PyMem_Calloc(words, sizeof(uint32_t));
+        trie->runs = PyMem_Calloc(run_count, sizeof(Run));
+        failed = !trie->pool || !trie->runs;
+        if (failed) {
+            PyErr_NoMemory();
+        }
+    }
+    if (!failed) {
+        /* A child comes after its parent: from the last node back, each one's lengths are complete before
+         * its parent takes them in. */
+        for (uint32_t position = count; position-- > 0;) {
+            const Building *node = &building->nodes[order[position]];
+            for (uint32_t k = 0; k < node->label_count; k++) {
+                below[order[position]] |= length_bit(lengths[labels[node->label_start + k]]);
+            }
+            for (uint32_t child = node->child; child; child = building->nodes[child].sibling) {
+                below[order[position]] |= below[child];
+            }
+        }
+        run_count = 1;
+        for (uint32_t position = 0; position < count; position++) {
+            const Building *node = &building->nodes[order[position]];
+            uint32_t *record = trie->pool + places[order[position]];
+            record[RECORD_LENGTHS] = below[order[position]];
+            if (node->label_count) {
+                trie->runs[run_count] = (Run){node->label_start, node->label_count};
+                record[RECORD_RUN] = run_count++;
+            }
+            unsigned char *chars = (unsigned char *)(record + RECORD_CHARS);
+            size_t children = 0;
+            for (uint32_t child = node->child; child; child = building->nodes[child].sibling) {
+                chars[1 + children++] = building->nodes[child].ch;
+            }
+            chars[0] = (unsigned char)children;
+            uint32_t *child_places = record + record_places(children);
+            children = 0;
+            for (uint32_t child = node->child; child; child = building->nodes[child].sibling) {
+                child_places[children++] = places[child];
+            }
+        }
+    }
+    failed = failed || top_index(building, trie, places) < 0;
+    PyMem_Free(order);
+    PyMem_Free(places);
+    PyMem_Free(below);
+    PyMem_Free(building->nodes);
+    building->nodes = NULL;
+    return failed ? -1 : 0;
+}
+
+/* The place of the child of the node at ``node`` that ``ch`` leads to, or 0. */
 static inline uint32_t
 trie_child(const Trie *trie, uint32_t node, unsigned char ch)
 {
-    const Node *parent = &trie->nodes[node];
-    const unsigned char *found = memchr(trie->chars + parent->first_child, ch, parent->child_count);
-    return found ? (uint32_t)(found - trie->chars) : 0; /* the root is nobody's child */
+    const uint32_t *record = trie->pool + node;
+    const unsigned char *chars = (const unsigned char *)(record + RECORD_CHARS);
+    const int count = chars[0];
+    const unsigned char *found = memchr(chars + 1, ch, (size_t)count);
+    return found ? record[record_places((size_t)count) + (size_t)(found - chars - 1)] : 0;
 }
 
 /* ---- OSA distance, banded ---------------------------------------------------------------------------- */
@@ -684,6 +824,9 @@ typedef struct {
     /* Skeleton pairs: pair[0] pair[1] reads as merged. */
     unsigned char pairs[MAX_PAIRS][2], merged[MAX_PAIRS];
     int pair_count;
+    /* The pairs by their first letter: its second one (NO_PAIR: it starts none), what they merge into. */
+    int16_t second_of[256];
+    unsigned char merged_of[256];
     unsigned char fold[256]; /* bulk.py's _FOLD */
 } Scanner;
 
@@ -697,6 +840,37 @@ ascii_of(PyObject *text, Py_ssize_t *length)
         return NULL;
     }
     return (const unsigned char *)utf8;
+}
+
+/* The pairs by their first letter, for merge_pairs' one pass: which needs that no letter is in two pairs
+ * (nor twice in a pair, but as "vv"), nor is what a pair merges into, so that merging one pair never
+ * makes or unmakes another. */
+static int
+index_pairs(Scanner *self)
+{
+    int pair_of[256]; /* the pair holding each letter, or NO_PAIR */
+    for (int byte = 0; byte < 256; byte++) {
+        pair_of[byte] = NO_PAIR;
+        self->second_of[byte] = NO_PAIR;
+    }
+    int apart = 1;
+    for (int p = 0; p < self->pair_count; p++) {
+        for (int k = 0; k < 2; k++) {
+            const unsigned char letter = self->pairs[p][k];
+            apart = apart && (pair_of[letter] == NO_PAIR || (k == 1 && letter == self->pairs[p][0]));
+            pair_of[letter] = p;
+        }
+        self->second_of[self->pairs[p][0]] = self->pairs[p][1];
+        self->merged_of[self->pairs[p][0]] = self->merged[p];
+    }
+    for (int p = 0; p < self->pair_count; p++) {
+        apart = apart && pair_of[self->merged[p]] == NO_PAIR;
+    }
+    if (!apart) {
+        PyErr_SetString(PyExc_ValueError, "skeleton pairs share no letter with each other or what they read as");
+        return -1;
+    }
+    return 0;
 }
 
 /* The skeleton pairs into ``written`` (two letters each) and ``merged`` (what each reads as). */
@@ -1018,8 +1192,8 @@ read_anchors(Scanner *self, PyObject *anchors)
         PyMem_Free(ends.nodes);
         return -1;
     }
-    const int frozen = building_freeze(&starts, &self->starts);
-    if (frozen < 0 || building_freeze(&ends, &self->ends) < 0) {
+    const int frozen = building_freeze(&starts, &self->starts, self->labels, self->skeleton_lengths);
+    if (frozen < 0 || building_freeze(&ends, &self->ends, self->labels, self->skeleton_lengths) < 0) {
         PyMem_Free(ends.nodes);
         return -1;
     }
@@ -1032,10 +1206,12 @@ Scanner_dealloc(PyObject *object)
     Scanner *self = (Scanner *)object;
     byteset_free(&self->variants);
     exact_free(&self->exact);
-    PyMem_Free(self->starts.nodes);
-    PyMem_Free(self->starts.chars);
-    PyMem_Free(self->ends.nodes);
-    PyMem_Free(self->ends.chars);
+    PyMem_Free(self->starts.pool);
+    PyMem_Free(self->starts.runs);
+    PyMem_Free(self->starts.top[0]);
+    PyMem_Free(self->ends.pool);
+    PyMem_Free(self->ends.runs);
+    PyMem_Free(self->ends.top[0]);
     PyMem_Free(self->labels);
     PyMem_Free(self->skeletons);
     PyMem_Free(self->skeleton_offsets);
@@ -1072,7 +1248,7 @@ Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (!self) {
         return NULL;
     }
-    if (read_pairs(pairs, self->pairs, self->merged, &self->pair_count) < 0
+    if (read_pairs(pairs, self->pairs, self->merged, &self->pair_count) < 0 || index_pairs(self) < 0
         || read_skeletons(self, skeletons) < 0
         || exact_build(&self->exact, self->skeletons, self->skeleton_offsets, self->skeleton_lengths,
                        self->label_count) < 0
@@ -1085,55 +1261,48 @@ Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 
 /* The lines of ``text`` (``length`` bytes) as the bulk filter reads them, into ``out`` (as long at most):
  * without the TLD (the last dot of a line and what follows it, as bulk.py's _TLD has it), each byte through
- * the fold table. Returns its length. */
+ * the fold table. Returns its length. One pass, without a branch per byte: a line is some 15 bytes, so a
+ * search for its end per line (memchr) or a branch on each dot costs more than the folding. Each byte is
+ * written where it goes, and a line end is written over the line's last dot, if it has one, which leaves
+ * out what followed it. */
 static size_t
 fold_lines(const Scanner *self, const unsigned char *text, size_t length, unsigned char *out)
 {
-    size_t written = 0;
-    for (size_t start = 0;;) {
-        const unsigned char *line_end = memchr(text + start, LINE_END, length - start);
-        const size_t end = line_end ? (size_t)(line_end - text) : length;
-        size_t kept = end;
-        while (kept > start && text[kept - 1] != '.') {
-            kept--;
-        }
-        kept = kept > start ? kept - 1 : end;
-        for (size_t i = start; i < kept; i++) {
-            out[written++] = self->fold[text[i]];
-        }
-        if (!line_end) {
-            return written;
-        }
-        out[written++] = LINE_END;
-        start = end + 1;
+    const size_t no_dot = SIZE_MAX; /* above any place in out */
+    size_t written = 0, dot = no_dot;
+    for (size_t i = 0; i < length; i++) {
+        const unsigned char ch = text[i];
+        const int line_end = ch == LINE_END;
+        const size_t at = line_end && dot < written ? dot : written;
+        out[at] = line_end ? LINE_END : self->fold[ch];
+        written = at + 1;
+        dot = ch == '.' ? at : line_end ? no_dot : dot;
     }
+    return dot < written ? dot : written;
 }
 
-/* ``letters`` with the skeleton pairs merged, into ``out`` (as long as ``letters`` at most), in the order
- * bulk.py's str.replace calls merge them; returns its length. */
+/* ``letters`` with the skeleton pairs merged, into ``out`` (as long as ``letters`` at most), as bulk.py's
+ * str.replace calls, one pair after another, merge them: read_pairs made sure that no pair shares a letter
+ * with another or with what a pair merges into, so one pass reading each letter after the last one
+ * written merges the same ones. */
 static size_t
 merge_pairs(const Scanner *self, const unsigned char *letters, size_t length, unsigned char *out)
 {
-    const unsigned char *from = letters;
-    size_t from_length = length;
-    for (int p = 0; p < self->pair_count; p++) {
-        size_t written = 0;
-        for (size_t i = 0; i < from_length;) {
-            if (i + 1 < from_length && from[i] == self->pairs[p][0] && from[i + 1] == self->pairs[p][1]) {
-                out[written++] = self->merged[p];
-                i += 2;
-            }
-            else {
-                out[written++] = from[i++];
-            }
+    if (length == 0) {
+        return 0;
+    }
+    unsigned char last = out[0] = letters[0];
+    size_t written = 1;
+    for (size_t i = 1; i < length; i++) {
+        const unsigned char ch = letters[i];
+        if (self->second_of[last] == ch) {
+            last = out[written - 1] = self->merged_of[last];
         }
-        from = out;
-        from_length = written;
+        else {
+            last = out[written++] = ch;
+        }
     }
-    if (self->pair_count == 0) {
-        memcpy(out, letters, length);
-    }
-    return from_length;
+    return written;
 }
 
 /* Whether the skeleton ``piece``, where ``merged`` pairs were merged, is within two typos of a label tied
@@ -1146,18 +1315,27 @@ near_a_label(Scanner *self, const unsigned char *piece, Py_ssize_t length, Py_ss
         self->piece_number = 1;
     }
     const Py_ssize_t slack = TWO_TYPOS + EDITS_PER_MERGED_PAIR * merged;
+    const uint32_t near_lengths = lengths_between(length - slack, length + slack);
     Py_ssize_t found = 0;
     for (int backwards = 0; backwards < 2; backwards++) {
         const Trie *trie = backwards ? &self->ends : &self->starts;
         uint32_t node = 0;
-        for (Py_ssize_t i = 0; i < length; i++) {
-            node = trie_child(trie, node, piece[backwards ? length - 1 - i : i]);
+        size_t code = 0;
+        for (Py_ssize_t i = 0; i < length && trie->pool[node + RECORD_LENGTHS] & near_lengths; i++) {
+            const unsigned char ch = piece[backwards ? length - 1 - i : i];
+            if (i < trie->top_depth) {
+                code = code * trie->columns + trie->column_of[ch];
+                node = trie->top[i][code];
+            }
+            else {
+                node = trie_child(trie, node, ch);
+            }
             if (!node) {
                 break;
             }
-            const Node *reached = &trie->nodes[node];
-            for (uint32_t k = 0; k < reached->label_count; k++) {
-                const uint32_t label = self->labels[reached->label_start + k];
+            const Run run = trie->runs[trie->pool[node + RECORD_RUN]];
+            for (uint32_t k = 0; k < run.count; k++) {
+                const uint32_t label = self->labels[run.start + k];
                 const Py_ssize_t label_length = self->skeleton_lengths[label];
                 if (self->seen[label] != self->piece_number && label_length >= length - slack
                     && label_length <= length + slack) {
@@ -1270,7 +1448,7 @@ scan_pieces(Scanner *self, const unsigned char *letters, size_t letters_length, 
             size_t skeletons_length, Found *found)
 {
     const ByteSet *variants = &self->variants;
-    const int anchored = self->starts.nodes[0].child_count || self->ends.nodes[0].child_count;
+    const int anchored = self->starts.pool[RECORD_LENGTHS] || self->ends.pool[RECORD_LENGTHS];
     Pieces pieces = pieces_of(letters, letters_length, skeletons, skeletons_length);
     Piece batch[BATCH];
     int count;
