@@ -20,7 +20,7 @@ import ahocorasick
 import pytest
 
 from brandcrawl.config import Brand
-from brandcrawl.matching import BrandMatcher, bulk
+from brandcrawl.matching import BrandMatcher, bulk, words
 from brandcrawl.matching.text import SKELETON_LETTERS, SKELETON_PAIRS
 from tests.scrapyd_nodes import project_copy
 
@@ -703,6 +703,12 @@ def test_the_c_judge_agrees_with_the_matcher_on_a_feed(seed: int) -> None:
     assert min(sum(verdict is answer for _, verdict in decided) for answer in (True, False)) > 300
 
 
+def _readings() -> Any:
+    from brandcrawl.matching._bulkscan import Readings
+
+    return Readings(["shop", "moniker", "nik", "eq"], [1.0, 4.2, 3.5, 2.5], 1.0, 24)
+
+
 def _judge_arguments(**wrong: object) -> dict:
     """LabelJudge's arguments for two small labels, with ``wrong`` ones instead."""
     return {
@@ -716,9 +722,7 @@ def _judge_arguments(**wrong: object) -> dict:
         "second_level": ["co"],
         "plurals": ["s"],
         "max_word": 63,
-        "dictionary_words": ["shop", "moniker", "nik", "eq"],
-        "dictionary_costs": [1.0, 4.2, 3.5, 2.5],
-        "brand_cost": 1.0,
+        "readings": _readings(),
         "pairs": SKELETON_PAIRS,
         "letters": bytes(range(256)).decode("latin-1").translate(SKELETON_LETTERS).encode("latin-1"),
         **wrong,
@@ -739,9 +743,7 @@ def _judge_arguments(**wrong: object) -> dict:
         ({"pairs": [("rn", "mm")]}, ValueError, "skeleton pairs"),
         ({"max_word": "63"}, TypeError, "integer"),
         ({"max_word": 65}, ValueError, "max_word is 0 to 64"),
-        ({"dictionary_costs": [1.0]}, TypeError, "the dictionary is a list of words and as many costs"),
-        ({"dictionary_words": ("shop", "moniker", "nik", "eq")}, TypeError, "the dictionary is a list"),
-        ({"dictionary_words": ["shop", "moniker", "nik", "x" * 33]}, ValueError, "longer than 32 letters"),
+        ({"readings": object()}, ValueError, "readings a Readings"),
     ],
 )
 def test_the_judge_refuses_tables_it_cannot_read(wrong: dict, error: type, message: str) -> None:
@@ -774,3 +776,52 @@ def test_the_judge_holds_no_reference_and_leaks_nothing() -> None:
     finally:
         tracemalloc.stop()
     assert (sys.getrefcount(arguments["labels"][0][0]), sys.getrefcount(domains[0])) == before
+
+
+@needs_c
+def test_readings_in_c_are_words_py_s() -> None:
+    """``words.straddles`` in C reads every token as its Python reference does, numbers included."""
+    rng = random.Random(21)
+    tokens = [
+        "hellorealise",
+        "shopgallimard",
+        "loreal",
+        "a",
+        "2024",
+        "nike2024shop",
+        "mp3player",
+        "99problems",
+    ]
+    tokens += ["".join(rng.choice("aeilnorst0123") for _ in range(rng.randint(1, 40))) for _ in range(3000)]
+    tokens += ["".join(rng.choice("helorasi") for _ in range(rng.randint(1, 64))) for _ in range(500)]
+    readings = words.readings()
+    for token in tokens:
+        for start, end in {(0, len(token)), (len(token) // 3, len(token) // 2), (1, len(token)), (0, 1)}:
+            if 0 <= start <= end <= len(token):
+                assert readings.straddles(token, start, end) is words._straddles(token, start, end), (
+                    token,
+                    start,
+                )
+    assert readings.straddles("x" * 65, 0, 3) is None  # longer than any token asked: words.py reads it
+    assert readings.straddles("hélloréalise", 3, 9) is None
+
+
+@needs_c
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ((["shop"], [1.0, 2.0], 1.0, 24), TypeError, "the dictionary is a list of words and as many costs"),
+        ((("shop",), [1.0], 1.0, 24), TypeError, "the dictionary is a list"),
+        ((["x" * 33], [1.0], 1.0, 24), ValueError, "longer than 32 letters"),
+        (([3], [1.0], 1.0, 24), TypeError, "words are str"),
+        ((["shop"], ["cheap"], 1.0, 24), TypeError, "must be real number"),
+        ((["shop"], [1.0], 1.0, 33), ValueError, "longest_number is 1 to 32"),
+    ],
+)
+def test_readings_refuse_tables_they_cannot_read(arguments: tuple, error: type, message: str) -> None:
+    from brandcrawl.matching._bulkscan import Readings
+
+    with pytest.raises(error, match=message):
+        Readings(*arguments)
+    with pytest.raises(ValueError, match="not a span"):
+        _readings().straddles("shopnike", 5, 3)

@@ -1674,6 +1674,257 @@ static PyType_Spec Scanner_spec = {
     .slots = Scanner_slots,
 };
 
+/* ---- Readings: words.py's straddles ----------------------------------------------------------------
+ * Readings(words, costs, brand_cost, longest_number) holds words.dictionary(): what reading each word
+ * costs. straddles(token, start, end) answers what words.straddles answers, for an ASCII token of at most
+ * MAX_TOKEN characters (None for any other: words.py reads those): whether the token reads better as words
+ * token[start:end] crosses than as that label with words around it. The LabelJudge below asks it too. */
+
+/* The longest token read here (matcher.MAX_WORD is 63), and the longest word the dictionary may hold
+ * (words.LONGEST_WORD is 24). */
+#define MAX_TOKEN 64
+#define MAX_DICTIONARY_WORD 32
+
+typedef struct {
+    PyObject_HEAD
+    ByteSet costs; /* word -> what reading it costs (a double) */
+    Py_ssize_t longest_word, longest_number;
+    double brand_cost;
+} Readings;
+
+static inline double
+word_cost(const Readings *self, const unsigned char *word, Py_ssize_t length)
+{
+    const unsigned char *value = byteset_find(&self->costs, word, (size_t)length, hash_bytes(word, (size_t)length));
+    double cost = INFINITY;
+    if (value) {
+        memcpy(&cost, value, sizeof(cost));
+    }
+    return cost;
+}
+
+/* The words of a token: words.py's _words_at, as one list by where they start, then where they end (at
+ * most MAX_DICTIONARY_WORD words and as many numbers start at one place). */
+typedef struct {
+    Py_ssize_t first[MAX_TOKEN + 1]; /* the words starting at i: first[i] .. first[i + 1] */
+    unsigned char stops[MAX_TOKEN * 2 * MAX_DICTIONARY_WORD];
+    double costs[MAX_TOKEN * 2 * MAX_DICTIONARY_WORD];
+} TokenWords;
+
+static inline int
+is_digit(unsigned char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* The dictionary's words in ``token``, and every run of digits in it, each a word of one (a number beside
+ * a brand reads as part of the listing): by start, nearest end first. */
+static void
+token_words(const Readings *self, const unsigned char *token, Py_ssize_t length, TokenWords *words)
+{
+    Py_ssize_t count = 0, digits_end = 0;
+    for (Py_ssize_t begin = 0; begin < length; begin++) {
+        words->first[begin] = count;
+        if (is_digit(token[begin]) && (begin == 0 || !is_digit(token[begin - 1]))) {
+            for (digits_end = begin; digits_end < length && is_digit(token[digits_end]); digits_end++) {
+            }
+        }
+        /* A number's ends, after a digit only: begin + 1 .. the run's end, at most longest_number on. */
+        Py_ssize_t number_stop = is_digit(token[begin]) ? begin + 1 : length + 1;
+        const Py_ssize_t number_last = begin + self->longest_number < digits_end ? begin + self->longest_number
+                                                                                 : digits_end;
+        for (Py_ssize_t size = 1; size <= self->longest_word && begin + size <= length; size++) {
+            const double cost = word_cost(self, token + begin, size);
+            if (cost == INFINITY) {
+                continue;
+            }
+            for (; number_stop <= number_last && number_stop <= begin + size; number_stop++) {
+                words->stops[count] = (unsigned char)number_stop;
+                words->costs[count++] = 1.0;
+            }
+            words->stops[count] = (unsigned char)(begin + size);
+            words->costs[count++] = cost;
+        }
+        for (; number_stop <= number_last; number_stop++) {
+            words->stops[count] = (unsigned char)number_stop;
+            words->costs[count++] = 1.0;
+        }
+    }
+    words->first[length] = count;
+}
+
+/* words.py's _reading: the cheapest reading as words of the token from ``first`` to ``last``, never
+ * cutting at ``avoid`` or ``also_avoid`` (-1: nowhere). */
+static double
+reading(const TokenWords *words, Py_ssize_t first, Py_ssize_t last, Py_ssize_t avoid, Py_ssize_t also_avoid)
+{
+    double best[MAX_TOKEN + 1];
+    for (Py_ssize_t i = first; i <= last; i++) {
+        best[i] = INFINITY;
+    }
+    best[first] = 0.0;
+    for (Py_ssize_t begin = first; begin < last; begin++) {
+        const double here = best[begin];
+        if (here == INFINITY || (begin != first && (begin == avoid || begin == also_avoid))) {
+            continue;
+        }
+        for (Py_ssize_t k = words->first[begin]; k < words->first[begin + 1]; k++) {
+            const Py_ssize_t stop = words->stops[k];
+            if (stop > last) {
+                break;
+            }
+            if ((stop == avoid || stop == also_avoid) && stop != last) {
+                continue;
+            }
+            if (here + words->costs[k] < best[stop]) {
+                best[stop] = here + words->costs[k];
+            }
+        }
+    }
+    return best[last];
+}
+
+/* words.py's straddles; ``length`` at most MAX_TOKEN. */
+static int
+straddles(const Readings *self, const unsigned char *token, Py_ssize_t length, Py_ssize_t start, Py_ssize_t end)
+{
+    TokenWords words;
+    token_words(self, token, length, &words);
+    const double respecting =
+        reading(&words, 0, start, -1, -1) + self->brand_cost + reading(&words, end, length, -1, -1);
+    const Py_ssize_t avoid = start != 0 && start != length ? start : -1;
+    const Py_ssize_t also_avoid = end != 0 && end != length ? end : -1;
+    return reading(&words, 0, length, avoid, also_avoid) < respecting;
+}
+
+static PyObject *
+Readings_straddles(PyObject *object, PyObject *args)
+{
+    PyObject *token;
+    Py_ssize_t start, end;
+    if (!PyArg_ParseTuple(args, "Unn:straddles", &token, &start, &end)) {
+        return NULL;
+    }
+    Py_ssize_t length;
+    const unsigned char *bytes = ascii_of(token, &length);
+    if (!bytes || length > MAX_TOKEN) {
+        Py_RETURN_NONE;
+    }
+    if (start < 0 || start > end || end > length) {
+        PyErr_Format(PyExc_ValueError, "%zd:%zd is not a span of a token of %zd characters", start, end, length);
+        return NULL;
+    }
+    return PyBool_FromLong(straddles((const Readings *)object, bytes, length, start, end));
+}
+
+static void
+Readings_dealloc(PyObject *object)
+{
+    byteset_free(&((Readings *)object)->costs);
+    PyTypeObject *type = Py_TYPE(object);
+    freefunc free_object = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free_object(object);
+    Py_DECREF(type);
+}
+
+/* Each word (a list) given its cost (a sequence of float, in that order). */
+static int
+read_costs(Readings *self, PyObject *words, PyObject *costs)
+{
+    const Py_ssize_t count = PyList_Check(words) ? PyList_Size(words) : -1;
+    if (count < 0 || PySequence_Size(costs) != count) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_TypeError, "the dictionary is a list of words and as many costs");
+        return -1;
+    }
+    if (byteset_init(&self->costs, (size_t)count) < 0) {
+        return -1;
+    }
+    self->costs.value_size = sizeof(double);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *word = PyList_GetItem(words, i), *cost_object = PySequence_GetItem(costs, i);
+        const double cost = cost_object ? PyFloat_AsDouble(cost_object) : -1.0;
+        Py_XDECREF(cost_object);
+        if (cost == -1.0 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (!PyUnicode_Check(word)) {
+            PyErr_SetString(PyExc_TypeError, "words are str");
+            return -1;
+        }
+        Py_ssize_t length;
+        const unsigned char *bytes = ascii_of(word, &length);
+        if (!bytes) {
+            continue; /* a word with another character is never in an ASCII token */
+        }
+        if (length > MAX_DICTIONARY_WORD) {
+            PyErr_Format(PyExc_ValueError, "dictionary word %R is longer than %d letters", word, MAX_DICTIONARY_WORD);
+            return -1;
+        }
+        const uint64_t hash = hash_bytes(bytes, (size_t)length);
+        if (byteset_add(&self->costs, bytes, (size_t)length, hash) < 0) {
+            return -1;
+        }
+        memcpy(byteset_find(&self->costs, bytes, (size_t)length, hash), &cost, sizeof(cost));
+        self->longest_word = length > self->longest_word ? length : self->longest_word;
+    }
+    return 0;
+}
+
+static PyObject *
+Readings_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"words", "costs", "brand_cost", "longest_number", NULL};
+    PyObject *words, *costs;
+    double brand_cost;
+    Py_ssize_t longest_number;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "OOdn:Readings", keywords, &words, &costs, &brand_cost,
+                                     &longest_number)) {
+        return NULL;
+    }
+    if (longest_number < 1 || longest_number > MAX_DICTIONARY_WORD) {
+        PyErr_Format(PyExc_ValueError, "longest_number is 1 to %d", MAX_DICTIONARY_WORD);
+        return NULL;
+    }
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    Readings *self = (Readings *)alloc(type, 0);
+    if (!self) {
+        return NULL;
+    }
+    self->brand_cost = brand_cost;
+    self->longest_number = longest_number;
+    if (read_costs(self, words, costs) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static PyMethodDef Readings_methods[] = {
+    {"straddles", Readings_straddles, METH_VARARGS,
+     "straddles(token: str, start: int, end: int) -> bool | None\n\n"
+     "What words.straddles answers, for an ASCII token of at most 64 characters; None for any other."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyType_Slot Readings_slots[] = {
+    {Py_tp_new, Readings_new},
+    {Py_tp_dealloc, Readings_dealloc},
+    {Py_tp_methods, Readings_methods},
+    {Py_tp_doc,
+     "Readings(words, costs, brand_cost, longest_number)\n\n"
+     "words, costs: words.dictionary()'s words and what reading each costs, in the same order;\n"
+     "brand_cost: words.BRAND_COST; longest_number: words.LONGEST_WORD, the longest number read."},
+    {0, NULL},
+};
+
+static PyType_Spec Readings_spec = {
+    .name = "brandcrawl.matching._bulkscan.Readings",
+    .basicsize = sizeof(Readings),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = Readings_slots,
+};
+
 /* ---- The words around a label: the matcher's _labels_only_say_no, for plain domains -----------------
  * LabelJudge(labels, words, ...) is built once per watch-list from the matcher's own tables; settle(domains)
  * answers, for each domain the bulk filter found a label in but no word that may be a typo, what
@@ -1709,10 +1960,6 @@ enum {
 };
 
 #define MAX_DOMAIN 253 /* the longest DNS name */
-/* The longest token words.py's straddles is asked about here (matcher.MAX_WORD is 63), and the longest
- * word its dictionary may hold (words.LONGEST_WORD is 24). */
-#define MAX_TOKEN 64
-#define MAX_DICTIONARY_WORD 32
 #define UNDECIDED -1
 #define MAY_STAND 0
 #define SAYS_NO 1
@@ -1726,16 +1973,11 @@ typedef struct {
     Py_ssize_t *text_lengths, *skeleton_lengths;
     unsigned char *kinds; /* per label: its bits above */
     Py_ssize_t label_count, max_word;
-    Py_ssize_t longest_word; /* in the dictionary */
-    double brand_cost;
+    PyObject *readings; /* a Readings */
     unsigned char pairs[MAX_PAIRS][2], merged[MAX_PAIRS];
     int pair_count;
     unsigned char letters[256]; /* text.py's SKELETON_LETTERS */
 } Judge;
-
-/* A word's value in the words table: its bits, then what reading it costs (infinite: it is no word of
- * the dictionary). */
-#define WORD_VALUE_SIZE (1 + sizeof(double))
 
 /* A plain domain's region, read. */
 typedef struct {
@@ -1752,80 +1994,6 @@ word_bits(const Judge *self, const unsigned char *word, Py_ssize_t length)
 {
     const unsigned char *value = byteset_find(&self->words, word, (size_t)length, hash_bytes(word, (size_t)length));
     return value ? *value : 0;
-}
-
-static inline double
-word_cost(const Judge *self, const unsigned char *word, Py_ssize_t length)
-{
-    const unsigned char *value = byteset_find(&self->words, word, (size_t)length, hash_bytes(word, (size_t)length));
-    double cost = INFINITY;
-    if (value) {
-        memcpy(&cost, value + 1, sizeof(cost));
-    }
-    return cost;
-}
-
-/* The words of a token: words.py's _words_at, as one list by where they start, then where they end. */
-typedef struct {
-    Py_ssize_t first[MAX_TOKEN + 1]; /* the words starting at i: first[i] .. first[i + 1] */
-    Py_ssize_t stops[MAX_TOKEN * MAX_DICTIONARY_WORD];
-    double costs[MAX_TOKEN * MAX_DICTIONARY_WORD];
-} TokenWords;
-
-/* words.py's _reading: the cheapest reading as words of the token from ``first`` to ``last``, never
- * cutting at ``avoid`` or ``also_avoid`` (-1: nowhere). */
-static double
-reading(const TokenWords *words, Py_ssize_t first, Py_ssize_t last, Py_ssize_t avoid, Py_ssize_t also_avoid)
-{
-    double best[MAX_TOKEN + 1];
-    for (Py_ssize_t i = first; i <= last; i++) {
-        best[i] = INFINITY;
-    }
-    best[first] = 0.0;
-    for (Py_ssize_t begin = first; begin < last; begin++) {
-        const double here = best[begin];
-        if (here == INFINITY || (begin != first && (begin == avoid || begin == also_avoid))) {
-            continue;
-        }
-        for (Py_ssize_t k = words->first[begin]; k < words->first[begin + 1]; k++) {
-            const Py_ssize_t stop = words->stops[k];
-            if (stop > last) {
-                break;
-            }
-            if ((stop == avoid || stop == also_avoid) && stop != last) {
-                continue;
-            }
-            if (here + words->costs[k] < best[stop]) {
-                best[stop] = here + words->costs[k];
-            }
-        }
-    }
-    return best[last];
-}
-
-/* words.py's straddles for a token of letters (no digits, which it reads as numbers): whether it reads
- * better as words ``token[start:end]`` crosses than as that label with words around it. */
-static int
-straddles(const Judge *self, const unsigned char *token, Py_ssize_t length, Py_ssize_t start, Py_ssize_t end)
-{
-    TokenWords words;
-    Py_ssize_t count = 0;
-    for (Py_ssize_t begin = 0; begin < length; begin++) {
-        words.first[begin] = count;
-        for (Py_ssize_t size = 1; size <= self->longest_word && begin + size <= length; size++) {
-            const double cost = word_cost(self, token + begin, size);
-            if (cost != INFINITY) {
-                words.stops[count] = begin + size;
-                words.costs[count++] = cost;
-            }
-        }
-    }
-    words.first[length] = count;
-    const double respecting =
-        reading(&words, 0, start, -1, -1) + self->brand_cost + reading(&words, end, length, -1, -1);
-    const Py_ssize_t avoid = start != 0 && start != length ? start : -1;
-    const Py_ssize_t also_avoid = end != 0 && end != length ? end : -1;
-    return reading(&words, 0, length, avoid, also_avoid) < respecting;
 }
 
 /* words.is_word with the threshold ``bit`` (IS_IN_WORD or IS_WORD). */
@@ -1916,7 +2084,8 @@ judge_place(const Judge *self, const Region *region, uint32_t label, Py_ssize_t 
     if (!plural && !is_affix(self, right, right_length, common)) {
         return SAYS_NO;
     }
-    return straddles(self, whole, whole_length, start - word_start, end - word_start) ? SAYS_NO : MAY_STAND;
+    const Readings *readings = (const Readings *)self->readings;
+    return straddles(readings, whole, whole_length, start - word_start, end - word_start) ? SAYS_NO : MAY_STAND;
 }
 
 /* candidates.py's _plain_domain_region of ``domain`` (lower case) into ``region``; 0 if the domain is not
@@ -2072,49 +2241,10 @@ add_word(Judge *self, PyObject *word, unsigned char bits)
         return 0; /* a word with another character is no part of a plain domain */
     }
     const uint64_t hash = hash_bytes(bytes, (size_t)length);
-    unsigned char *value = byteset_find(&self->words, bytes, (size_t)length, hash);
-    if (!value) {
-        if (byteset_add(&self->words, bytes, (size_t)length, hash) < 0) {
-            return -1;
-        }
-        value = byteset_find(&self->words, bytes, (size_t)length, hash);
-        const double no_word = INFINITY;
-        memcpy(value + 1, &no_word, sizeof(no_word));
-    }
-    *value |= bits;
-    return 0;
-}
-
-/* words.dictionary(): each of its words (a list) given its cost (a sequence of float, in that order). */
-static int
-add_dictionary(Judge *self, PyObject *words, PyObject *costs)
-{
-    const Py_ssize_t count = PyList_Check(words) ? PyList_Size(words) : -1;
-    if (count < 0 || PySequence_Size(costs) != count) {
-        PyErr_Clear();
-        PyErr_SetString(PyExc_TypeError, "the dictionary is a list of words and as many costs");
+    if (byteset_add(&self->words, bytes, (size_t)length, hash) < 0) {
         return -1;
     }
-    for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *word = PyList_GetItem(words, i), *cost_object = PySequence_GetItem(costs, i);
-        const double cost = cost_object ? PyFloat_AsDouble(cost_object) : -1.0;
-        Py_XDECREF(cost_object);
-        if ((cost == -1.0 && PyErr_Occurred()) || add_word(self, word, 0) < 0) {
-            return -1;
-        }
-        Py_ssize_t length;
-        const unsigned char *bytes = ascii_of(word, &length);
-        if (!bytes) {
-            continue;
-        }
-        if (length > MAX_DICTIONARY_WORD) {
-            PyErr_Format(PyExc_ValueError, "dictionary word %R is longer than %d letters", word, MAX_DICTIONARY_WORD);
-            return -1;
-        }
-        memcpy(byteset_find(&self->words, bytes, (size_t)length, hash_bytes(bytes, (size_t)length)) + 1, &cost,
-               sizeof(cost));
-        self->longest_word = length > self->longest_word ? length : self->longest_word;
-    }
+    *byteset_find(&self->words, bytes, (size_t)length, hash) |= bits;
     return 0;
 }
 
@@ -2226,6 +2356,7 @@ Judge_dealloc(PyObject *object)
     Judge *self = (Judge *)object;
     exact_free(&self->exact);
     byteset_free(&self->words);
+    Py_XDECREF(self->readings);
     PyMem_Free(self->texts);
     PyMem_Free(self->text_offsets);
     PyMem_Free(self->text_lengths);
@@ -2242,30 +2373,37 @@ Judge_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *keywords[] = {"labels",           "frequencies",      "in_word",    "word",  "word_short",
                                "short_affixes",    "commerce",         "second_level", "plurals", "max_word",
-                               "dictionary_words", "dictionary_costs", "brand_cost", "pairs", "letters",
-                               NULL};
-    PyObject *labels, *frequencies, *short_affixes, *commerce, *second_level, *plurals, *pairs;
-    PyObject *dictionary_words, *dictionary_costs;
-    double in_word, word, word_short, brand_cost;
+                               "readings", "pairs", "letters", NULL};
+    PyObject *labels, *frequencies, *short_affixes, *commerce, *second_level, *plurals, *pairs, *readings;
+    double in_word, word, word_short;
     Py_ssize_t max_word;
     Py_buffer letters;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOdddOOOOnOOdOy*:LabelJudge", keywords, &labels,
-                                     &frequencies, &in_word, &word, &word_short, &short_affixes, &commerce,
-                                     &second_level, &plurals, &max_word, &dictionary_words, &dictionary_costs,
-                                     &brand_cost, &pairs, &letters)) {
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOdddOOOOnOOy*:LabelJudge", keywords, &labels, &frequencies,
+                                     &in_word, &word, &word_short, &short_affixes, &commerce, &second_level,
+                                     &plurals, &max_word, &readings, &pairs, &letters)) {
         return NULL;
     }
-    const int fits = letters.len == 256 && max_word >= 0 && max_word <= MAX_TOKEN;
+    /* The judge reads the Readings' table itself: it must be one. */
+    PyObject *module = PyType_GetModule(type);
+    PyObject *readings_type = module ? PyObject_GetAttrString(module, "Readings") : NULL;
+    const int readable = readings_type ? PyObject_IsInstance(readings, readings_type) : -1;
+    Py_XDECREF(readings_type);
+    if (readable < 0) {
+        PyBuffer_Release(&letters);
+        return NULL;
+    }
+    const int fits = letters.len == 256 && max_word >= 0 && max_word <= MAX_TOKEN && readable;
     allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
     Judge *self = fits ? (Judge *)alloc(type, 0) : NULL;
     if (self) {
         memcpy(self->letters, letters.buf, 256);
         self->max_word = max_word;
-        self->brand_cost = brand_cost;
+        self->readings = Py_NewRef(readings);
     }
     PyBuffer_Release(&letters);
     if (!fits) {
-        PyErr_Format(PyExc_ValueError, "the skeleton letters table has 256 bytes, and max_word is 0 to %d",
+        PyErr_Format(PyExc_ValueError,
+                     "the skeleton letters table has 256 bytes, max_word is 0 to %d, readings a Readings",
                      MAX_TOKEN);
     }
     if (!self) {
@@ -2276,10 +2414,9 @@ Judge_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         Py_DECREF(self);
         return NULL;
     }
-    self->words.value_size = WORD_VALUE_SIZE;
+    self->words.value_size = 1;
     if (read_pairs(pairs, self->pairs, self->merged, &self->pair_count) < 0 || read_labels(self, labels) < 0
         || add_frequencies(self, frequencies, in_word, word, word_short) < 0
-        || add_dictionary(self, dictionary_words, dictionary_costs) < 0
         || add_words(self, short_affixes, IS_SHORT_AFFIX) < 0 || add_words(self, commerce, IS_COMMERCE) < 0
         || add_words(self, second_level, IS_SECOND_LEVEL) < 0 || add_words(self, plurals, IS_PLURAL) < 0) {
         Py_DECREF(self);
@@ -2302,12 +2439,12 @@ static PyType_Slot Judge_slots[] = {
     {Py_tp_methods, Judge_methods},
     {Py_tp_doc,
      "LabelJudge(*, labels, frequencies, in_word, word, word_short, short_affixes, commerce, second_level,\n"
-     "           plurals, max_word, dictionary_words, dictionary_costs, brand_cost, pairs, letters)\n\n"
+     "           plurals, max_word, readings, pairs, letters)\n\n"
      "labels: (text, skeleton, common word, own affixes) of each label, by the matcher's numbers;\n"
      "frequencies: words.frequencies(); in_word, word, word_short: its thresholds; short_affixes,\n"
      "commerce, second_level, plurals: the word sets of the same names; max_word: the longest word read\n"
-     "(at most 64); dictionary_words, dictionary_costs: words.dictionary()'s words and costs;\n"
-     "brand_cost: words.BRAND_COST; pairs: the skeleton pairs, (two letters, the letter they read as);\n"
+     "(at most 64); readings: words.readings(), the dictionary's; pairs: the skeleton pairs, (two\n"
+     "letters, the letter they read as);\n"
      "letters: the 256-byte table of the skeleton's look-alike letters."},
     {0, NULL},
 };
@@ -2334,7 +2471,10 @@ add_type(PyObject *module, PyType_Spec *spec, const char *name)
 static int
 bulkscan_exec(PyObject *module)
 {
-    return add_type(module, &Scanner_spec, "PieceScanner") < 0 ? -1 : add_type(module, &Judge_spec, "LabelJudge");
+    if (add_type(module, &Scanner_spec, "PieceScanner") < 0 || add_type(module, &Readings_spec, "Readings") < 0) {
+        return -1;
+    }
+    return add_type(module, &Judge_spec, "LabelJudge");
 }
 
 static PyModuleDef_Slot bulkscan_slots[] = {

@@ -239,9 +239,7 @@ def _label_judge(checks: WordChecks) -> LabelJudge:
         second_level=SECOND_LEVEL,
         plurals=checks.plurals,
         max_word=checks.max_word,
-        dictionary_words=words.dictionary().words,
-        dictionary_costs=words.dictionary().costs,
-        brand_cost=words.BRAND_COST,
+        readings=words.readings(),
         pairs=SKELETON_PAIRS,
         letters=bytes(range(256)).decode("latin-1").translate(SKELETON_LETTERS).encode("latin-1"),
     )

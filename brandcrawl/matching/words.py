@@ -19,6 +19,11 @@ from typing import NamedTuple
 
 import ahocorasick
 
+try:
+    from brandcrawl.matching._bulkscan import Readings
+except ImportError:  # not built (no compiler at install time) or built for another platform
+    Readings = None
+
 logger = logging.getLogger(__name__)
 
 LANGUAGES = ("en", "fr")
@@ -63,7 +68,26 @@ def splits_into_words(text: str, extra: frozenset[str] = frozenset()) -> bool:
 def straddles(token: str, start: int, end: int) -> bool:
     """``token`` reads better as ordinary words in which ``token[start:end]`` crosses from one word
     into the next (hello|realise holds "loreal") than as that brand with words around it
-    (shop|gallimard). Readings are compared by cost: fewer and more common words cost less."""
+    (shop|gallimard). Readings are compared by cost: fewer and more common words cost less. Read
+    in C where the bulk path's extension is built (``Readings``), which ``_straddles`` is the
+    reference of."""
+    if (readings_in_c := readings()) is not None and (
+        answer := readings_in_c.straddles(token, start, end)
+    ) is not None:
+        return answer
+    return _straddles(token, start, end)
+
+
+@cache
+def readings() -> Readings | None:
+    """The dictionary's readings in C, or None where ``_bulkscan`` is not built."""
+    if Readings is None:
+        return None
+    words, costs = dictionary().words, dictionary().costs
+    return Readings(words, costs, BRAND_COST, LONGEST_WORD)
+
+
+def _straddles(token: str, start: int, end: int) -> bool:
     # The three readings share the token's words, looked up once.
     words = _words_at(token)
     respecting = _reading(words, 0, start) + BRAND_COST + _reading(words, end, len(token))
