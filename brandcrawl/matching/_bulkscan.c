@@ -1674,6 +1674,76 @@ static PyType_Spec Scanner_spec = {
     .slots = Scanner_slots,
 };
 
+/* ---- Prefixes: which short strings start a word of a table ---------------------------------------
+ * Reading a token's words looks up every string starting at each of its places, up to the longest word:
+ * most strings of a token start no word after a few letters. A bit per string of two, three and four
+ * letters or digits says whether a word of the table starts so; a walk stops at the first that does not,
+ * without hashing the longer ones. */
+
+#define PREFIX_SYMBOLS 36 /* a-z, 0-9 */
+#define PREFIX_BITS (PREFIX_SYMBOLS * PREFIX_SYMBOLS * (1 + PREFIX_SYMBOLS * (1 + PREFIX_SYMBOLS)))
+
+typedef struct {
+    unsigned char *bits; /* strings of two, then three, then four symbols */
+} Prefixes;
+
+static inline int
+prefix_symbol(unsigned char ch)
+{
+    return ch >= 'a' && ch <= 'z' ? ch - 'a' : ch >= '0' && ch <= '9' ? 26 + ch - '0' : -1;
+}
+
+/* The bit of ``text`` (2 to 4 characters), or -1 for a character that is no symbol. */
+static inline Py_ssize_t
+prefix_bit(const unsigned char *text, Py_ssize_t length)
+{
+    static const Py_ssize_t offsets[5] = {0, 0, 0, PREFIX_SYMBOLS * PREFIX_SYMBOLS,
+                                          PREFIX_SYMBOLS * PREFIX_SYMBOLS * (1 + PREFIX_SYMBOLS)};
+    Py_ssize_t bit = 0;
+    for (Py_ssize_t k = 0; k < length; k++) {
+        const int symbol = prefix_symbol(text[k]);
+        if (symbol < 0) {
+            return -1;
+        }
+        bit = bit * PREFIX_SYMBOLS + symbol;
+    }
+    return offsets[length] + bit;
+}
+
+static int
+prefixes_init(Prefixes *prefixes)
+{
+    prefixes->bits = PyMem_Calloc(PREFIX_BITS / 8 + 1, 1);
+    if (!prefixes->bits) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+prefixes_add(Prefixes *prefixes, const unsigned char *word, Py_ssize_t length)
+{
+    for (Py_ssize_t size = 2; size <= 4 && size <= length; size++) {
+        const Py_ssize_t bit = prefix_bit(word, size);
+        if (bit >= 0) {
+            prefixes->bits[bit / 8] |= (unsigned char)(1 << (bit % 8));
+        }
+    }
+}
+
+/* Whether a word of the table may start with ``text`` (of ``length`` characters): 0 only where a string
+ * of two to four symbols starts none. */
+static inline int
+prefixes_may_start(const Prefixes *prefixes, const unsigned char *text, Py_ssize_t length)
+{
+    if (length < 2 || length > 4) {
+        return 1;
+    }
+    const Py_ssize_t bit = prefix_bit(text, length);
+    return bit < 0 || (prefixes->bits[bit / 8] >> (bit % 8) & 1);
+}
+
 /* ---- Readings: words.py's straddles ----------------------------------------------------------------
  * Readings(words, costs, brand_cost, longest_number) holds words.dictionary(): what reading each word
  * costs. straddles(token, start, end) answers what words.straddles answers, for an ASCII token of at most
@@ -1688,6 +1758,7 @@ static PyType_Spec Scanner_spec = {
 typedef struct {
     PyObject_HEAD
     ByteSet costs; /* word -> what reading it costs (a double) */
+    Prefixes prefixes;
     Py_ssize_t longest_word, longest_number;
     double brand_cost;
 } Readings;
@@ -1734,6 +1805,9 @@ token_words(const Readings *self, const unsigned char *token, Py_ssize_t length,
         const Py_ssize_t number_last = begin + self->longest_number < digits_end ? begin + self->longest_number
                                                                                  : digits_end;
         for (Py_ssize_t size = 1; size <= self->longest_word && begin + size <= length; size++) {
+            if (!prefixes_may_start(&self->prefixes, token + begin, size)) {
+                break;
+            }
             const double cost = word_cost(self, token + begin, size);
             if (cost == INFINITY) {
                 continue;
@@ -1821,6 +1895,7 @@ static void
 Readings_dealloc(PyObject *object)
 {
     byteset_free(&((Readings *)object)->costs);
+    PyMem_Free(((Readings *)object)->prefixes.bits);
     PyTypeObject *type = Py_TYPE(object);
     freefunc free_object = (freefunc)PyType_GetSlot(type, Py_tp_free);
     free_object(object);
@@ -1837,7 +1912,7 @@ read_costs(Readings *self, PyObject *words, PyObject *costs)
         PyErr_SetString(PyExc_TypeError, "the dictionary is a list of words and as many costs");
         return -1;
     }
-    if (byteset_init(&self->costs, (size_t)count) < 0) {
+    if (byteset_init(&self->costs, (size_t)count) < 0 || prefixes_init(&self->prefixes) < 0) {
         return -1;
     }
     self->costs.value_size = sizeof(double);
@@ -1866,6 +1941,7 @@ read_costs(Readings *self, PyObject *words, PyObject *costs)
             return -1;
         }
         memcpy(byteset_find(&self->costs, bytes, (size_t)length, hash), &cost, sizeof(cost));
+        prefixes_add(&self->prefixes, bytes, length);
         self->longest_word = length > self->longest_word ? length : self->longest_word;
     }
     return 0;
@@ -1968,6 +2044,7 @@ typedef struct {
     PyObject_HEAD
     Exact exact;
     ByteSet words; /* word -> its bits above */
+    Prefixes prefixes;
     unsigned char *texts;
     size_t *text_offsets;
     Py_ssize_t *text_lengths, *skeleton_lengths;
@@ -1996,15 +2073,21 @@ word_bits(const Judge *self, const unsigned char *word, Py_ssize_t length)
     return value ? *value : 0;
 }
 
-/* words.is_word with the threshold ``bit`` (IS_IN_WORD or IS_WORD). */
-static int
-is_word(const Judge *self, const unsigned char *word, Py_ssize_t length, unsigned char bit)
+/* words.is_word with the threshold ``bit`` (IS_IN_WORD or IS_WORD), of a word of ``length`` letters with
+ * these ``bits``. */
+static inline int
+bits_say_word(unsigned char bits, Py_ssize_t length, unsigned char bit)
 {
     if (length < 2) {
         return 0;
     }
-    const unsigned char bits = word_bits(self, word, length);
     return length == 2 ? (bits & (IS_SHORT_AFFIX | IS_WORD_SHORT)) != 0 : (bits & bit) != 0;
+}
+
+static int
+is_word(const Judge *self, const unsigned char *word, Py_ssize_t length, unsigned char bit)
+{
+    return bits_say_word(word_bits(self, word, length), length, bit);
 }
 
 /* Whether ``text`` reads as a run of pieces of at least ``shortest`` letters each that ``piece_fits``:
@@ -2017,12 +2100,14 @@ splits(const Judge *self, const unsigned char *text, Py_ssize_t length, Py_ssize
     for (Py_ssize_t i = length - 1; i >= 0; i--) {
         reads[i] = 0;
         for (Py_ssize_t j = i + shortest; j <= length && !reads[i]; j++) {
+            if (!prefixes_may_start(&self->prefixes, text + i, j - i)) {
+                break;
+            }
             if (!reads[j]) {
                 continue;
             }
             const unsigned char bits = word_bits(self, text + i, j - i);
-            reads[i] = common ? (bits & IS_COMMERCE) != 0
-                              : (bits & IS_COMMERCE) || is_word(self, text + i, j - i, IS_WORD);
+            reads[i] = common ? (bits & IS_COMMERCE) != 0 : (bits & IS_COMMERCE) || bits_say_word(bits, j - i, IS_WORD);
         }
     }
     return reads[0];
@@ -2245,6 +2330,7 @@ add_word(Judge *self, PyObject *word, unsigned char bits)
         return -1;
     }
     *byteset_find(&self->words, bytes, (size_t)length, hash) |= bits;
+    prefixes_add(&self->prefixes, bytes, length);
     return 0;
 }
 
@@ -2356,6 +2442,7 @@ Judge_dealloc(PyObject *object)
     Judge *self = (Judge *)object;
     exact_free(&self->exact);
     byteset_free(&self->words);
+    PyMem_Free(self->prefixes.bits);
     Py_XDECREF(self->readings);
     PyMem_Free(self->texts);
     PyMem_Free(self->text_offsets);
@@ -2410,7 +2497,7 @@ Judge_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     const Py_ssize_t expected = PyDict_Check(frequencies) ? PyDict_Size(frequencies) : 0;
-    if (byteset_init(&self->words, (size_t)expected + 256) < 0) {
+    if (byteset_init(&self->words, (size_t)expected + 256) < 0 || prefixes_init(&self->prefixes) < 0) {
         Py_DECREF(self);
         return NULL;
     }
