@@ -30,6 +30,7 @@ SKELETON_LETTERS = str.maketrans({"i": "l", "q": "g"})
 PLAIN = re.compile(r"[A-Za-z0-9.\-_ ]*")
 WORD_RUN = re.compile(r"[A-Za-z0-9]+")
 LEET_DIGITS = str.maketrans(LEET)
+_ONE_WORD = frozenset({0})  # the word starts of a text that is one word
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,10 @@ def _fold_plain(original: str) -> Folded:
     """``fold`` for letters and digits between separators, the bulk path's usual candidate, without
     reading character by character: each run of them is a word, lower-cased, its digits read as
     leetspeak where it mixes them with letters, and nothing else is kept."""
+    if original.isalpha():  # one word of letters (most domains): the text is the word, lower-cased
+        text = original.lower()
+        skeleton, skeleton_to_text = _skeleton(text, _ONE_WORD)
+        return Folded(original, text, tuple(range(len(text))), _ONE_WORD, skeleton, skeleton_to_text)
     chars: list[str] = []
     origin: list[int] = []
     starts = {0}
