@@ -258,8 +258,9 @@ def _ordinary(domain: str, near_words: set[str]) -> bool:
 
 
 def _words_of(domain: str) -> list[str]:
-    """The words of a plain domain as written, lower-cased, its TLD left out."""
-    return _PIECES.split(_TLD.sub("", domain.lower()))
+    """The words of a plain domain as written, lower-cased, its TLD left out (as ``_TLD`` does)."""
+    name, dot, last = domain.lower().rpartition(".")
+    return _PIECES.split(name if dot else last)
 
 
 def _unread_lines(text: str) -> set[int]:
