@@ -805,6 +805,11 @@ exact_scan(const Exact *exact, const unsigned char *skeletons, size_t length, un
 
 /* ---- The scanner ----------------------------------------------------------------------------------- */
 
+/* The last bytes read, one a byte, as a number: the patterns that make a line unread are found in them
+ * without a branch. */
+#define LAST_TWO(a, b) ((uint32_t)(a) << 8 | (uint32_t)(b))
+#define LAST_FOUR(a, b, c, d) (LAST_TWO(a, b) << 16 | LAST_TWO(c, d))
+
 typedef struct {
     PyObject_HEAD
     ByteSet variants;
@@ -828,8 +833,10 @@ typedef struct {
     int16_t second_of[256];
     unsigned char merged_of[256];
     unsigned char fold[256]; /* bulk.py's _FOLD */
-    /* 1 for a byte a lower-case plain domain does not hold (a line end aside): its line is left unread. */
-    unsigned char never_read[256];
+    /* By the last two bytes read (LAST_TWO): 1 if their line is left unread, the second being a byte a
+     * lower-case plain domain does not hold (a line end aside), or the two an empty label (".."), a dot
+     * first ("\n.") or last (".\n"). */
+    unsigned char never_read[1 << 16];
 } Scanner;
 
 /* UTF-8 of an ASCII str, or NULL (no exception) for any other. */
@@ -1245,8 +1252,12 @@ Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         for (int ch = 0; ch < 256; ch++) {
             const int plain = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-'
                               || ch == '_' || ch == LINE_END;
-            self->never_read[ch] = !plain;
+            for (int before = 0; before < 256; before++) {
+                self->never_read[LAST_TWO(before, ch)] = !plain;
+            }
         }
+        self->never_read[LAST_TWO('.', '.')] = self->never_read[LAST_TWO(LINE_END, '.')] = 1;
+        self->never_read[LAST_TWO('.', LINE_END)] = 1;
     }
     PyBuffer_Release(&fold);
     if (!fold_fits) {
@@ -1544,11 +1555,6 @@ failed:
     return NULL;
 }
 
-/* The last bytes read, one a byte, as a number: the patterns that make a line unread are found in them
- * without a branch. */
-#define LAST_TWO(a, b) ((uint32_t)(a) << 8 | (uint32_t)(b))
-#define LAST_FOUR(a, b, c, d) (LAST_TWO(a, b) << 16 | LAST_TWO(c, d))
-
 /* The lines of ``text`` (``length`` bytes) as the bulk filter reads them, into ``out`` (as long at most):
  * each byte through the fold table, without the TLD (the last dot of a line and what follows it, as
  * bulk.py's _TLD has it), and empty if the bulk fold is not trusted with it, which ``unread`` then says (one
@@ -1573,9 +1579,7 @@ fold_lines(const Scanner *self, const unsigned char *text, size_t length, unsign
         const unsigned char ch = text[i];
         const int line_end = ch == LINE_END;
         last = last << 8 | ch;
-        const uint32_t two = last & 0xFFFF;
-        misread |= self->never_read[ch] | (two == LAST_TWO('.', '.')) | (two == LAST_TWO(LINE_END, '.'))
-                   | (two == LAST_TWO('.', LINE_END)) | (last == LAST_FOUR('x', 'n', '-', '-'));
+        misread |= self->never_read[last & 0xFFFF] | (last == LAST_FOUR('x', 'n', '-', '-'));
         unread[line] = misread;
         const size_t end_at = misread ? line_start : dot < written ? dot : written;
         const size_t at = line_end ? end_at : written;
