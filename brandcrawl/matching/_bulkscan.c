@@ -805,6 +805,11 @@ exact_scan(const Exact *exact, const unsigned char *skeletons, size_t length, un
 
 /* ---- The scanner ----------------------------------------------------------------------------------- */
 
+/* The last bytes read, one a byte, as a number: the patterns that make a line unread are found in them
+ * without a branch. */
+#define LAST_TWO(a, b) ((uint32_t)(a) << 8 | (uint32_t)(b))
+#define LAST_FOUR(a, b, c, d) (LAST_TWO(a, b) << 16 | LAST_TWO(c, d))
+
 typedef struct {
     PyObject_HEAD
     ByteSet variants;
@@ -828,6 +833,10 @@ typedef struct {
     int16_t second_of[256];
     unsigned char merged_of[256];
     unsigned char fold[256]; /* bulk.py's _FOLD */
+    /* By the last two bytes read (LAST_TWO): 1 if their line is left unread, the second being a byte a
+     * lower-case plain domain does not hold (a line end aside), or the two an empty label (".."), a dot
+     * first ("\n.") or last (".\n"). */
+    unsigned char never_read[1 << 16];
 } Scanner;
 
 /* UTF-8 of an ASCII str, or NULL (no exception) for any other. */
@@ -1240,6 +1249,15 @@ Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     Scanner *self = fold_fits ? (Scanner *)alloc(type, 0) : NULL;
     if (self) {
         memcpy(self->fold, fold.buf, 256);
+        for (int ch = 0; ch < 256; ch++) {
+            const int plain = (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-'
+                              || ch == '_' || ch == LINE_END;
+            for (int before = 0; before < 256; before++) {
+                self->never_read[LAST_TWO(before, ch)] = !plain;
+            }
+        }
+        self->never_read[LAST_TWO('.', '.')] = self->never_read[LAST_TWO(LINE_END, '.')] = 1;
+        self->never_read[LAST_TWO('.', LINE_END)] = 1;
     }
     PyBuffer_Release(&fold);
     if (!fold_fits) {
@@ -1257,28 +1275,6 @@ Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     }
     return (PyObject *)self;
-}
-
-/* The lines of ``text`` (``length`` bytes) as the bulk filter reads them, into ``out`` (as long at most):
- * without the TLD (the last dot of a line and what follows it, as bulk.py's _TLD has it), each byte through
- * the fold table. Returns its length. One pass, without a branch per byte: a line is some 15 bytes, so a
- * search for its end per line (memchr) or a branch on each dot costs more than the folding. Each byte is
- * written where it goes, and a line end is written over the line's last dot, if it has one, which leaves
- * out what followed it. */
-static size_t
-fold_lines(const Scanner *self, const unsigned char *text, size_t length, unsigned char *out)
-{
-    const size_t no_dot = SIZE_MAX; /* above any place in out */
-    size_t written = 0, dot = no_dot;
-    for (size_t i = 0; i < length; i++) {
-        const unsigned char ch = text[i];
-        const int line_end = ch == LINE_END;
-        const size_t at = line_end && dot < written ? dot : written;
-        out[at] = line_end ? LINE_END : self->fold[ch];
-        written = at + 1;
-        dot = ch == '.' ? at : line_end ? no_dot : dot;
-    }
-    return dot < written ? dot : written;
 }
 
 /* ``letters`` with the skeleton pairs merged, into ``out`` (as long as ``letters`` at most), as bulk.py's
@@ -1559,45 +1555,46 @@ failed:
     return NULL;
 }
 
-static inline int
-is_plain(unsigned char ch)
-{
-    return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '-' || ch == '_';
-}
-
-/* ``text`` with each line the bulk fold is not trusted with emptied, into ``out`` (as long at most), those
- * lines flagged in ``unread``: bulk.py's _unread_lines (a character a lower-case plain domain does not
- * hold, punycode, an empty label, a dot first or last). Returns the length written. */
+/* The lines of ``text`` (``length`` bytes) as the bulk filter reads them, into ``out`` (as long at most):
+ * each byte through the fold table, without the TLD (the last dot of a line and what follows it, as
+ * bulk.py's _TLD has it), and empty if the bulk fold is not trusted with it, which ``unread`` then says (one
+ * byte a line, as many as ``text`` has bytes at most): bulk.py's _unread_lines, a character a lower-case
+ * plain domain does not hold, punycode ("xn--"), an empty label (".."), a dot first or last. Returns its
+ * length; ``*lines``: how many lines ``text`` has.
+ *
+ * One pass, without a branch per byte: a line is some 15 bytes, so a branch on each line end, each dot or
+ * each odd character is mispredicted often enough to cost more than the folding, and a pass of its own
+ * (for the line count, for the unread lines) reads the chunk again. Each byte is written where it goes;
+ * a line end is written over the line's last dot, if it has one, which leaves out what followed it, or
+ * over the line's start if it is unread. */
 static size_t
-keep_read_lines(const unsigned char *text, size_t length, unsigned char *out, unsigned char *unread)
+fold_lines(const Scanner *self, const unsigned char *text, size_t length, unsigned char *out, unsigned char *unread,
+           size_t *lines)
 {
-    size_t written = 0, line = 0, line_start = 0;
-    int misread = 0;
-    for (size_t i = 0;; i++) {
-        if (i == length || text[i] == LINE_END) {
-            const unsigned char *start = text + line_start;
-            const size_t size = i - line_start;
-            if (misread || (size && (start[0] == '.' || start[size - 1] == '.'))) {
-                unread[line] = 1;
-            }
-            else {
-                memcpy(out + written, start, size);
-                written += size;
-            }
-            if (i == length) {
-                return written;
-            }
-            out[written++] = LINE_END;
-            line++;
-            line_start = i + 1;
-            misread = 0;
-            continue;
-        }
+    const size_t no_dot = SIZE_MAX; /* above any place in out */
+    size_t written = 0, dot = no_dot, line = 0, line_start = 0;
+    uint32_t last = LINE_END; /* the text starts as if after a line end: a dot first is one */
+    unsigned char misread = 0;
+    for (size_t i = 0; i < length; i++) {
         const unsigned char ch = text[i];
-        misread = misread || !is_plain(ch) || (ch == '.' && i + 1 < length && text[i + 1] == '.')
-                  || (ch == '-' && i >= line_start + 2 && text[i - 2] == 'x' && text[i - 1] == 'n' && i + 1 < length
-                      && text[i + 1] == '-');
+        const int line_end = ch == LINE_END;
+        last = last << 8 | ch;
+        misread |= self->never_read[last & 0xFFFF] | (last == LAST_FOUR('x', 'n', '-', '-'));
+        unread[line] = misread;
+        const size_t end_at = misread ? line_start : dot < written ? dot : written;
+        const size_t at = line_end ? end_at : written;
+        out[at] = line_end ? LINE_END : self->fold[ch];
+        written = at + 1;
+        dot = ch == '.' ? at : line_end ? no_dot : dot;
+        line_start = line_end ? written : line_start;
+        misread = line_end ? 0 : misread;
+        line += line_end;
     }
+    /* The last line, which no line end closes. */
+    misread |= (last & 0xFF) == '.';
+    unread[line] = misread;
+    *lines = line + 1;
+    return misread ? line_start : dot < written ? dot : written;
 }
 
 static PyObject *
@@ -1610,23 +1607,18 @@ Scanner_scan(PyObject *object, PyObject *chunk)
     }
     const unsigned char *text = view.buf;
     const size_t length = (size_t)view.len;
-    size_t lines = 1;
-    for (size_t i = 0; i < length; i++) {
-        lines += text[i] == LINE_END;
-    }
     PyObject *result = NULL;
     Found found = {0};
-    unsigned char *read = PyMem_Malloc(length + 1);
+    size_t lines = 0;
     unsigned char *letters = PyMem_Malloc(length + 1);
     unsigned char *skeletons = PyMem_Malloc(length + 1);
-    unsigned char *unread = PyMem_Calloc(lines, 1);
-    found.flags = PyMem_Calloc(lines, 1);
-    if (!read || !letters || !skeletons || !unread || !found.flags) {
+    unsigned char *unread = PyMem_Malloc(length + 1);
+    const size_t letters_length = letters && unread ? fold_lines(self, text, length, letters, unread, &lines) : 0;
+    found.flags = letters && unread ? PyMem_Calloc(lines, 1) : NULL;
+    if (!letters || !skeletons || !unread || !found.flags) {
         PyErr_NoMemory();
     }
     else if (byteset_init(&found.spelled, 0) == 0) {
-        const size_t read_length = keep_read_lines(text, length, read, unread);
-        const size_t letters_length = fold_lines(self, read, read_length, letters);
         const size_t skeletons_length = merge_pairs(self, letters, letters_length, skeletons);
         if (scan_pieces(self, letters, letters_length, skeletons, skeletons_length, &found) == 0) {
             exact_scan(&self->exact, skeletons, skeletons_length, found.flags);
@@ -1634,7 +1626,6 @@ Scanner_scan(PyObject *object, PyObject *chunk)
         }
     }
     byteset_free(&found.spelled);
-    PyMem_Free(read);
     PyMem_Free(unread);
     PyMem_Free(found.flags);
     PyMem_Free(found.near);
