@@ -21,7 +21,7 @@ import pytest
 
 from brandcrawl.config import Brand
 from brandcrawl.matching import BrandMatcher, bulk, words
-from brandcrawl.matching.text import SKELETON_LETTERS, SKELETON_PAIRS
+from brandcrawl.matching.text import LEET_DIGITS, SKELETON_LETTERS, SKELETON_PAIRS
 from tests.scrapyd_nodes import project_copy
 
 needs_c = pytest.mark.skipif(
@@ -618,7 +618,9 @@ def test_domains_of_ordinary_words_are_left_out(
         ("nikeshop.com", False),  # an affix: the matcher decides (a hit)
         ("shop-nike.com", False),  # the label fills its word
         ("la-poste.fr", False),  # whole words spell it
-        ("nike2x.com", False),  # digits: the matcher reads them its own way
+        ("nike2x.com", True),  # a word mixing letters and digits reads as leetspeak: "2x" is no word
+        ("nike2024.com", False),  # a number after the label: an affix
+        ("2024nike.com", False),  # a word that starts with a digit: the matcher reads it its own way
     ],
 )
 def test_what_the_words_around_a_label_say_before_matching(domain: str, says_no: bool) -> None:
@@ -640,7 +642,8 @@ JUDGED = BrandMatcher(
     ]
 )
 # Ordinary words and strings that are none, to put around the labels as drop lists do.
-AROUND_WORDS = "shop store the my official moniker dom costes tree sample rose pay qz xk zzt a e".split()
+AROUND_WORDS = "shop store the my official moniker dom costes tree sample rose pay".split()
+AROUND_WORDS += "qz xk zzt a e 2024 b4 7up".split()  # no words, and numbers
 
 
 @needs_c
@@ -665,7 +668,12 @@ AROUND_WORDS = "shop store the my official moniker dom costes tree sample rose p
         ("lacostes.com", False),  # a plural
         ("lacostestore.com", False),
         ("editionsgallimard.fr", None),
-        ("nike2.com", None),  # digits: the matcher reads them its own way
+        ("nike2024.com", False),  # a number after the label
+        ("n1keshop.com", False),  # leetspeak
+        ("xn1keqz.com", True),
+        ("www2.moniker.com", True),
+        ("2nike.com", None),  # a word that starts with a digit: the matcher reads it its own way
+        ("nike-2024.com", None),
         ("nike_shop.com", None),
         ("xn--nike-abc.com", None),
         ("nike..com", None),
@@ -724,7 +732,8 @@ def _judge_arguments(**wrong: object) -> dict:
         "max_word": 63,
         "readings": _readings(),
         "pairs": SKELETON_PAIRS,
-        "letters": bytes(range(256)).decode("latin-1").translate(SKELETON_LETTERS).encode("latin-1"),
+        "letters": bulk._byte_table(SKELETON_LETTERS),
+        "leet": bulk._byte_table(LEET_DIGITS),
         **wrong,
     }
 
@@ -739,7 +748,8 @@ def _judge_arguments(**wrong: object) -> dict:
         ({"frequencies": {"shop": "often"}}, TypeError, "must be real number"),
         ({"frequencies": {3: 4.5}}, TypeError, "words are str"),
         ({"commerce": [b"shop"]}, TypeError, "words are str"),
-        ({"letters": b"x" * 255}, ValueError, "the skeleton letters table has 256 bytes"),
+        ({"letters": b"x" * 255}, ValueError, "the letters and leet tables have 256 bytes"),
+        ({"leet": b"x" * 257}, ValueError, "the letters and leet tables have 256 bytes"),
         ({"pairs": [("rn", "mm")]}, ValueError, "skeleton pairs"),
         ({"max_word": "63"}, TypeError, "integer"),
         ({"max_word": 65}, ValueError, "max_word is 0 to 64"),

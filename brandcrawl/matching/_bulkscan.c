@@ -1998,9 +1998,10 @@ static PyType_Spec Readings_spec = {
  * BrandMatcher._labels_only_say_no answers: whether the words around every label it holds say it is not
  * the brand, or that it crosses them (True: no need to match it), or that one may stand (False); or None
  * where it does not decide
- * and the matcher's own code does: a domain with a digit, an underscore or any other character than
- * letters, hyphens and dots, an empty label, punycode, over 253 characters, or a label of a brand with
- * affixes of its own. Most picks of a feed are settled here, at a microsecond each, not in Python at
+ * and the matcher's own code does: a domain with a word that starts with a digit (a number, read as
+ * written where the bulk filter reads its digits as letters), an underscore or any other character than
+ * letters, digits, hyphens and dots, an empty label, punycode, over 253 characters, or a label of a brand
+ * with affixes of its own. Most picks of a feed are settled here, at a microsecond each, not in Python at
  * twenty (building the domain's region is most of that).
  *
  * The domain is read as candidates.domain_region reads a plain one (its www labels and public suffix left
@@ -2045,11 +2046,13 @@ typedef struct {
     unsigned char pairs[MAX_PAIRS][2], merged[MAX_PAIRS];
     int pair_count;
     unsigned char letters[256]; /* text.py's SKELETON_LETTERS */
+    unsigned char leet[256];    /* text.py's LEET_DIGITS */
 } Judge;
 
 /* A plain domain's region, read. */
 typedef struct {
     unsigned char text[MAX_DOMAIN + 1];
+    unsigned char digit[MAX_DOMAIN + 1];  /* per text index: written as a digit (leetspeak aside) */
     unsigned char starts[MAX_DOMAIN + 2]; /* per text index: a word starts there */
     Py_ssize_t length;
     unsigned char skeleton[MAX_DOMAIN + 1];
@@ -2088,28 +2091,49 @@ splits(const Judge *self, const unsigned char *text, Py_ssize_t length, Py_ssize
 {
     unsigned char reads[MAX_DOMAIN + 2]; /* reads[i]: text[i:] splits */
     reads[length] = 1;
+    int digits_on = 1; /* text[i:] is digits (a number: words.py's _segments reads it as a word) */
     for (Py_ssize_t i = length - 1; i >= 0; i--) {
-        reads[i] = 0;
-        for (Py_ssize_t j = i + shortest; j <= length && !reads[i]; j++) {
-            if (!prefixes_may_start(&self->prefixes, text + i, j - i)) {
+        digits_on = digits_on && is_digit(text[i]);
+        reads[i] = !common && digits_on;
+        int digits_head = 1;
+        for (Py_ssize_t j = i + 1; j <= length && !reads[i]; j++) {
+            digits_head = digits_head && is_digit(text[j - 1]);
+            const int numeric = !common && digits_head;
+            if (!numeric && !prefixes_may_start(&self->prefixes, text + i, j - i)) {
                 break;
             }
-            if (!reads[j]) {
+            if (j - i < shortest || !reads[j]) {
                 continue;
             }
             const unsigned char bits = word_bits(self, text + i, j - i);
-            reads[i] = common ? (bits & IS_COMMERCE) != 0 : (bits & IS_COMMERCE) || bits_say_word(bits, j - i, IS_WORD);
+            reads[i] = common ? (bits & IS_COMMERCE) != 0
+                              : numeric || (bits & IS_COMMERCE) || bits_say_word(bits, j - i, IS_WORD);
         }
     }
     return reads[0];
 }
 
-/* matcher.py's _affix for letters: what may stand beside the label. */
+/* matcher.py's _is_number: text[start:end] was written in digits (no separator between them). */
 static int
-is_affix(const Judge *self, const unsigned char *text, Py_ssize_t length, int common)
+is_number(const Region *region, Py_ssize_t start, Py_ssize_t end)
+{
+    for (Py_ssize_t k = start; k < end; k++) {
+        if (!region->digit[k] || (k > start && region->starts[k])) {
+            return 0;
+        }
+    }
+    return start < end;
+}
+
+/* matcher.py's _affix: what may stand beside the label; ``number``: it was written in digits. */
+static int
+is_affix(const Judge *self, const unsigned char *text, Py_ssize_t length, int common, int number)
 {
     if (!length) {
         return 1;
+    }
+    if (number) {
+        return !common; /* "gallimard2024" yes, "apple2" no */
     }
     if (common) {
         return splits(self, text, length, 1, 1);
@@ -2151,17 +2175,24 @@ judge_place(const Judge *self, const Region *region, uint32_t label, Py_ssize_t 
         return UNDECIDED;
     }
     const int common = self->kinds[label] & COMMON_WORD;
-    if (!is_affix(self, whole, start - word_start, common)) {
+    const int number_before = is_number(region, word_start, start), number_after = is_number(region, end, word_end);
+    if (!is_affix(self, whole, start - word_start, common, number_before)) {
         return SAYS_NO;
     }
     const unsigned char *right = region->text + end;
     const Py_ssize_t right_length = word_end - end;
     const int plural = right_length && (word_bits(self, right, right_length) & IS_PLURAL);
-    if (!plural && !is_affix(self, right, right_length, common)) {
+    if (!plural && !is_affix(self, right, right_length, common, number_after)) {
         return SAYS_NO;
     }
+    /* The crossing is read on the letters: a number beside the label is left out of the token. */
+    const Py_ssize_t letters_start = number_before ? start : word_start;
+    const Py_ssize_t letters_end = number_after ? end : word_end;
     const Readings *readings = (const Readings *)self->readings;
-    return straddles(readings, whole, whole_length, start - word_start, end - word_start) ? SAYS_NO : MAY_STAND;
+    const unsigned char *token = region->text + letters_start;
+    return straddles(readings, token, letters_end - letters_start, start - letters_start, end - letters_start)
+               ? SAYS_NO
+               : MAY_STAND;
 }
 
 /* candidates.py's _plain_domain_region of ``domain`` (lower case) into ``region``; 0 if the domain is not
@@ -2179,7 +2210,10 @@ read_region(const Judge *self, const unsigned char *domain, Py_ssize_t length, R
             }
             label_starts[label_count++] = i + 1;
         }
-        else if (!((ch >= 'a' && ch <= 'z') || ch == '-')) {
+        else if (is_digit(ch) && (i == 0 || domain[i - 1] == '.' || domain[i - 1] == '-')) {
+            return 0; /* a word that starts with a digit: a number, or a count with its unit ("139k") */
+        }
+        else if (!((ch >= 'a' && ch <= 'z') || is_digit(ch) || ch == '-')) {
             return 0;
         }
         else if (ch == '-' && i >= 2 && domain[i - 2] == 'x' && domain[i - 1] == 'n' && i + 1 < length
@@ -2191,11 +2225,19 @@ read_region(const Judge *self, const unsigned char *domain, Py_ssize_t length, R
         return 0;
     }
     label_starts[label_count] = length + 1; /* where a label after the last would start */
-    /* www labels (candidates.WWW, ^w{2,3}\d*$, without digits) while more than two are left. */
+    /* www labels (candidates.WWW, ^w{2,3}\d*$) while more than two are left. */
     Py_ssize_t first = 0;
     while (label_count - first > 2) {
+        const unsigned char *label = domain + label_starts[first];
         const Py_ssize_t size = label_starts[first + 1] - 1 - label_starts[first];
-        if (!((size == 2 || size == 3) && memcmp(domain + label_starts[first], "www", (size_t)size) == 0)) {
+        Py_ssize_t ws = 0, digits = 0;
+        while (ws < size && ws < 3 && label[ws] == 'w') {
+            ws++;
+        }
+        while (ws + digits < size && is_digit(label[ws + digits])) {
+            digits++;
+        }
+        if (ws < 2 || ws + digits != size) {
             break;
         }
         first++;
@@ -2210,18 +2252,27 @@ read_region(const Judge *self, const unsigned char *domain, Py_ssize_t length, R
         kept -= (word_bits(self, domain + label_starts[second], second_size) & IS_SECOND_LEVEL) != 0;
     }
     const Py_ssize_t from = label_starts[first], to = label_starts[first + kept] - 1;
-    /* text.py's _fold_plain: letters only; a word starts at the start, after a separator, and after a
-     * separator that ends the text. */
+    /* text.py's _fold_plain: a word starts at the start, after a separator, and after a separator that
+     * ends the text; the digits of a word that mixes them with letters read as leetspeak (every word
+     * here starts with a letter, so none is a number). */
     region->length = 0;
     memset(region->starts, 0, (size_t)(to - from) + 2);
     region->starts[0] = 1;
+    int mixed = 0; /* the word being read holds a digit */
     for (Py_ssize_t i = from; i < to; i++) {
-        if (domain[i] == '.' || domain[i] == '-') {
+        const unsigned char ch = domain[i];
+        if (ch == '.' || ch == '-') {
             region->starts[region->length] = 1;
+            continue;
         }
-        else {
-            region->text[region->length++] = domain[i];
+        if (i == from || domain[i - 1] == '.' || domain[i - 1] == '-') {
+            mixed = 0;
+            for (Py_ssize_t k = i; k < to && domain[k] != '.' && domain[k] != '-' && !mixed; k++) {
+                mixed = is_digit(domain[k]);
+            }
         }
+        region->digit[region->length] = is_digit(ch);
+        region->text[region->length++] = mixed ? self->leet[ch] : ch;
     }
     /* text.py's _skeleton: look-alike letters read alike, pairs merged but never across words. */
     region->skeleton_length = 0;
@@ -2449,16 +2500,16 @@ Judge_dealloc(PyObject *object)
 static PyObject *
 Judge_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"labels",           "frequencies",      "in_word",    "word",  "word_short",
-                               "short_affixes",    "commerce",         "second_level", "plurals", "max_word",
-                               "readings", "pairs", "letters", NULL};
+    static char *keywords[] = {"labels",   "frequencies", "in_word",  "word",     "word_short", "short_affixes",
+                               "commerce", "second_level", "plurals", "max_word", "readings",   "pairs",
+                               "letters",  "leet",         NULL};
     PyObject *labels, *frequencies, *short_affixes, *commerce, *second_level, *plurals, *pairs, *readings;
     double in_word, word, word_short;
     Py_ssize_t max_word;
-    Py_buffer letters;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOdddOOOOnOOy*:LabelJudge", keywords, &labels, &frequencies,
-                                     &in_word, &word, &word_short, &short_affixes, &commerce, &second_level,
-                                     &plurals, &max_word, &readings, &pairs, &letters)) {
+    Py_buffer letters, leet;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "$OOdddOOOOnOOy*y*:LabelJudge", keywords, &labels,
+                                     &frequencies, &in_word, &word, &word_short, &short_affixes, &commerce,
+                                     &second_level, &plurals, &max_word, &readings, &pairs, &letters, &leet)) {
         return NULL;
     }
     /* The judge reads the Readings' table itself: it must be one. */
@@ -2466,22 +2517,20 @@ Judge_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     PyObject *readings_type = module ? PyObject_GetAttrString(module, "Readings") : NULL;
     const int readable = readings_type ? PyObject_IsInstance(readings, readings_type) : -1;
     Py_XDECREF(readings_type);
-    if (readable < 0) {
-        PyBuffer_Release(&letters);
-        return NULL;
-    }
-    const int fits = letters.len == 256 && max_word >= 0 && max_word <= MAX_TOKEN && readable;
+    const int fits = readable > 0 && letters.len == 256 && leet.len == 256 && max_word >= 0 && max_word <= MAX_TOKEN;
     allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
     Judge *self = fits ? (Judge *)alloc(type, 0) : NULL;
     if (self) {
         memcpy(self->letters, letters.buf, 256);
+        memcpy(self->leet, leet.buf, 256);
         self->max_word = max_word;
         self->readings = Py_NewRef(readings);
     }
     PyBuffer_Release(&letters);
-    if (!fits) {
+    PyBuffer_Release(&leet);
+    if (!fits && readable >= 0) {
         PyErr_Format(PyExc_ValueError,
-                     "the skeleton letters table has 256 bytes, max_word is 0 to %d, readings a Readings",
+                     "the letters and leet tables have 256 bytes, max_word is 0 to %d, readings a Readings",
                      MAX_TOKEN);
     }
     if (!self) {
@@ -2517,13 +2566,13 @@ static PyType_Slot Judge_slots[] = {
     {Py_tp_methods, Judge_methods},
     {Py_tp_doc,
      "LabelJudge(*, labels, frequencies, in_word, word, word_short, short_affixes, commerce, second_level,\n"
-     "           plurals, max_word, readings, pairs, letters)\n\n"
+     "           plurals, max_word, readings, pairs, letters, leet)\n\n"
      "labels: (text, skeleton, common word, own affixes) of each label, by the matcher's numbers;\n"
      "frequencies: words.frequencies(); in_word, word, word_short: its thresholds; short_affixes,\n"
      "commerce, second_level, plurals: the word sets of the same names; max_word: the longest word read\n"
      "(at most 64); readings: words.readings(), the dictionary's; pairs: the skeleton pairs, (two\n"
      "letters, the letter they read as);\n"
-     "letters: the 256-byte table of the skeleton's look-alike letters."},
+     "letters, leet: the 256-byte tables of the skeleton's look-alike letters and of leetspeak digits."},
     {0, NULL},
 };
 

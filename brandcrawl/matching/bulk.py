@@ -38,7 +38,7 @@ from rapidfuzz.distance import OSA
 
 from brandcrawl.matching import words
 from brandcrawl.matching.candidates import SECOND_LEVEL
-from brandcrawl.matching.text import LEET, SKELETON_LETTERS, SKELETON_PAIRS
+from brandcrawl.matching.text import LEET, LEET_DIGITS, SKELETON_LETTERS, SKELETON_PAIRS
 
 try:
     from brandcrawl.matching._bulkscan import LabelJudge, PieceScanner
@@ -241,8 +241,14 @@ def _label_judge(checks: WordChecks) -> LabelJudge:
         max_word=checks.max_word,
         readings=words.readings(),
         pairs=SKELETON_PAIRS,
-        letters=bytes(range(256)).decode("latin-1").translate(SKELETON_LETTERS).encode("latin-1"),
+        letters=_byte_table(SKELETON_LETTERS),
+        leet=_byte_table(LEET_DIGITS),
     )
+
+
+def _byte_table(table: dict[int, str]) -> bytes:
+    """A ``str.maketrans`` table of single characters as a 256-byte table."""
+    return bytes(range(256)).decode("latin-1").translate(table).encode("latin-1")
 
 
 def _ordinary(domain: str, near_words: set[str]) -> bool:

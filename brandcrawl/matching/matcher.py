@@ -32,7 +32,8 @@ BULK_CHUNK = 50_000
 RECENT_HITS = 4_096
 MAX_CANDIDATE = 1_000
 MAX_WORD = 63  # the longest DNS label
-_DIGIT = re.compile(r"\d")
+# A word that starts with a digit.
+_NUMBER_FIRST = re.compile(r"(?<![a-z0-9])\d", re.IGNORECASE)
 TWO_TYPOS_LENGTH = 8
 # The letters a typo can bring in, on the skeleton ("i" reads as "l" there).
 TYPO_ALPHABET = "abcdefghjklmnopqrstuvwxyz0123456789"
@@ -370,8 +371,10 @@ class BrandMatcher:
         """For a domain the bulk filter found a label in but no word that may be a typo (and no
         character a plain domain does not hold): whether the words around each label say it is not
         the brand, so that matching it would find nothing."""
-        if _DIGIT.search(domain):
-            return False  # digits the bulk filter and the matcher may read apart
+        if _NUMBER_FIRST.search(domain):
+            # A number ("2024", "139k"): the bulk filter reads its digits as letters, the matcher as
+            # written, so the filter's "no word may be a typo" does not hold for it.
+            return False
         region = domain_region(domain[:MAX_CANDIDATE])
         folded = region.folded
         for occurrence in self._exact_occurrences(region):
