@@ -1209,6 +1209,16 @@ read_anchors(Scanner *self, PyObject *anchors)
     return 0;
 }
 
+/* An instance of one of this module's heap types, freed: its type's memory and its reference to the type. */
+static void
+free_instance(PyObject *object)
+{
+    PyTypeObject *type = Py_TYPE(object);
+    freefunc free_object = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free_object(object);
+    Py_DECREF(type);
+}
+
 static void
 Scanner_dealloc(PyObject *object)
 {
@@ -1228,10 +1238,7 @@ Scanner_dealloc(PyObject *object)
     PyMem_Free(self->seen);
     PyMem_Free(self->candidates);
     PyMem_Free(self->rows);
-    PyTypeObject *type = Py_TYPE(object);
-    freefunc free_object = (freefunc)PyType_GetSlot(type, Py_tp_free);
-    free_object(object);
-    Py_DECREF(type);
+    free_instance(object);
 }
 
 static PyObject *
@@ -1887,10 +1894,7 @@ Readings_dealloc(PyObject *object)
 {
     byteset_free(&((Readings *)object)->costs);
     PyMem_Free(((Readings *)object)->prefixes.bits);
-    PyTypeObject *type = Py_TYPE(object);
-    freefunc free_object = (freefunc)PyType_GetSlot(type, Py_tp_free);
-    free_object(object);
-    Py_DECREF(type);
+    free_instance(object);
 }
 
 /* Each word (a list) given its cost (a sequence of float, in that order). */
@@ -2491,10 +2495,7 @@ Judge_dealloc(PyObject *object)
     PyMem_Free(self->text_lengths);
     PyMem_Free(self->skeleton_lengths);
     PyMem_Free(self->kinds);
-    PyTypeObject *type = Py_TYPE(object);
-    freefunc free_object = (freefunc)PyType_GetSlot(type, Py_tp_free);
-    free_object(object);
-    Py_DECREF(type);
+    free_instance(object);
 }
 
 static PyObject *
@@ -2556,7 +2557,8 @@ static PyMethodDef Judge_methods[] = {
     {"settle", Judge_settle, METH_O,
      "settle(domains: list[str]) -> list[bool | None]\n\n"
      "For each domain, what BrandMatcher._labels_only_say_no answers (True: the words around every\n"
-     "label it holds say it is not the brand), or None where the matcher's own code decides."},
+     "label it holds say it is not the brand, or it crosses them), or None where the matcher's own\n"
+     "code decides."},
     {NULL, NULL, 0, NULL},
 };
 
