@@ -835,3 +835,32 @@ def test_readings_refuse_tables_they_cannot_read(arguments: tuple, error: type, 
         Readings(*arguments)
     with pytest.raises(ValueError, match="not a span"):
         _readings().straddles("shopnike", 5, 3)
+
+
+@needs_c
+def test_the_c_tables_survive_code_run_while_they_are_read() -> None:
+    """A cost's or a frequency's __float__ may run any code: emptying what is being read must not free
+    a word under the reader; an object only claiming to be a Readings is refused."""
+    from brandcrawl.matching._bulkscan import LabelJudge, Readings
+
+    words_read = ["shop", "moniker"]
+    frequencies = {"shop": 4.5}
+
+    class Emptying:  # not a float: its __float__ is called
+        def __float__(self) -> float:
+            words_read.clear()
+            frequencies.clear()
+            return 2.0
+
+    readings = Readings(words_read, [Emptying(), Emptying()], 1.0, 24)
+    assert readings.straddles("moniker", 0, 3) is not None
+    frequencies["moniker"] = Emptying()
+    LabelJudge(**_judge_arguments(frequencies=frequencies))
+    assert words_read == []  # the code did run
+    assert frequencies == {}
+
+    class Posing:
+        __class__ = property(lambda _self: Readings)  # isinstance() believes it
+
+    with pytest.raises(ValueError, match="readings a Readings"):
+        LabelJudge(**_judge_arguments(readings=Posing()))

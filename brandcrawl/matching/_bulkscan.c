@@ -19,6 +19,10 @@
  *   piece starts or ends with, of a length near the piece's, within the slack of bulk.py's rule by OSA
  *   distance (rapidfuzz's: substitutions, insertions, deletions, adjacent transpositions).
  *
+ * Two more types read words as the matcher does, further down: LabelJudge settles most lines the scan
+ * finds a label in by what the words around it say (BrandMatcher._labels_only_say_no), and Readings
+ * answers words.straddles, for the judge and for the matcher itself.
+ *
  * Built on the limited API of Python 3.11, so that one compiled file serves every later CPython (a
  * Scrapyd egg is built on one machine and run on another).
  */
@@ -598,9 +602,9 @@ exact_free(Exact *exact)
     memset(exact, 0, sizeof(*exact));
 }
 
-/* Each state's labels: its own (``own``: a label number or UINT32_MAX, one per state, since labels with
- * the same skeleton are told apart by the caller's table, not here: the first holds the others in
- * ``same``), then its fail link's, shallower, so already listed: states in breadth-first ``order``. */
+/* Each state's labels: its own (``own``: the last label ending there, or UINT32_MAX; ``same`` links each
+ * label to the one before it with the same skeleton), then its fail link's, shallower, so already listed:
+ * states in breadth-first ``order``. */
 static int
 exact_outputs(Exact *exact, const uint32_t *order, const uint32_t *fail, const uint32_t *own,
               const uint32_t *same, Py_ssize_t label_count)
@@ -691,7 +695,7 @@ findable(const unsigned char *skeleton, Py_ssize_t length)
 /* The automaton of the labels' skeletons, laid out as read_skeletons keeps them. */
 static int
 exact_build(Exact *exact, const unsigned char *skeletons, const size_t *offsets, const Py_ssize_t *lengths,
-            Py_ssize_t label_count)
+            Py_ssize_t label_count, int with_outputs)
 {
     size_t most = 1; /* states: the root and one for each character of a findable label, at most */
     unsigned char used[256] = {0};
@@ -769,7 +773,8 @@ exact_build(Exact *exact, const unsigned char *skeletons, const size_t *offsets,
             }
         }
     }
-    result = exact_outputs(exact, queue, fail, own, same, label_count);
+    /* Which labels end at each state: the judge needs them; the scanner, only whether one does. */
+    result = with_outputs ? exact_outputs(exact, queue, fail, own, same, label_count) : 0;
     /* Labels sharing prefixes took fewer states than the bound: give the rest back. */
     uint32_t *shrunk = PyMem_Realloc(exact->next, exact->count * columns * sizeof(uint32_t));
     exact->next = shrunk ? shrunk : exact->next;
@@ -1276,7 +1281,7 @@ Scanner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     if (read_pairs(pairs, self->pairs, self->merged, &self->pair_count) < 0 || index_pairs(self) < 0
         || read_skeletons(self, skeletons) < 0
         || exact_build(&self->exact, self->skeletons, self->skeleton_offsets, self->skeleton_lengths,
-                       self->label_count) < 0
+                       self->label_count, 0) < 0
         || read_variants(self, variants) < 0 || read_anchors(self, anchors) < 0) {
         Py_DECREF(self);
         return NULL;
@@ -1897,30 +1902,33 @@ Readings_dealloc(PyObject *object)
     free_instance(object);
 }
 
-/* Each word (a list) given its cost (a sequence of float, in that order). */
+/* Each word (a list) given its cost (a sequence of float, in that order). Both are read from tuples of
+ * them: a cost's __float__ may run any code, which must not free a word being read. */
 static int
 read_costs(Readings *self, PyObject *words, PyObject *costs)
 {
-    const Py_ssize_t count = PyList_Check(words) ? PyList_Size(words) : -1;
-    if (count < 0 || PySequence_Size(costs) != count) {
+    PyObject *word_tuple = PyList_Check(words) ? PySequence_Tuple(words) : NULL;
+    PyObject *cost_tuple = word_tuple ? PySequence_Tuple(costs) : NULL;
+    const Py_ssize_t count = word_tuple ? PyTuple_Size(word_tuple) : -1;
+    int result = -1;
+    if (!cost_tuple || PyTuple_Size(cost_tuple) != count) {
         PyErr_Clear();
         PyErr_SetString(PyExc_TypeError, "the dictionary is a list of words and as many costs");
-        return -1;
+        goto done;
     }
     if (byteset_init(&self->costs, (size_t)count) < 0 || prefixes_init(&self->prefixes) < 0) {
-        return -1;
+        goto done;
     }
     self->costs.value_size = sizeof(double);
     for (Py_ssize_t i = 0; i < count; i++) {
-        PyObject *word = PyList_GetItem(words, i), *cost_object = PySequence_GetItem(costs, i);
-        const double cost = cost_object ? PyFloat_AsDouble(cost_object) : -1.0;
-        Py_XDECREF(cost_object);
+        PyObject *word = PyTuple_GetItem(word_tuple, i);
+        const double cost = PyFloat_AsDouble(PyTuple_GetItem(cost_tuple, i));
         if (cost == -1.0 && PyErr_Occurred()) {
-            return -1;
+            goto done;
         }
         if (!PyUnicode_Check(word)) {
             PyErr_SetString(PyExc_TypeError, "words are str");
-            return -1;
+            goto done;
         }
         Py_ssize_t length;
         const unsigned char *bytes = ascii_of(word, &length);
@@ -1929,17 +1937,21 @@ read_costs(Readings *self, PyObject *words, PyObject *costs)
         }
         if (length > MAX_DICTIONARY_WORD) {
             PyErr_Format(PyExc_ValueError, "dictionary word %R is longer than %d letters", word, MAX_DICTIONARY_WORD);
-            return -1;
+            goto done;
         }
         const uint64_t hash = hash_bytes(bytes, (size_t)length);
         if (byteset_add(&self->costs, bytes, (size_t)length, hash) < 0) {
-            return -1;
+            goto done;
         }
         memcpy(byteset_find(&self->costs, bytes, (size_t)length, hash), &cost, sizeof(cost));
         prefixes_add(&self->prefixes, bytes, length);
         self->longest_word = length > self->longest_word ? length : self->longest_word;
     }
-    return 0;
+    result = 0;
+done:
+    Py_XDECREF(word_tuple);
+    Py_XDECREF(cost_tuple);
+    return result;
 }
 
 static PyObject *
@@ -2088,8 +2100,9 @@ is_word(const Judge *self, const unsigned char *word, Py_ssize_t length, unsigne
     return bits_say_word(word_bits(self, word, length), length, bit);
 }
 
-/* Whether ``text`` reads as a run of pieces of at least ``shortest`` letters each that ``piece_fits``:
- * words.py's _segments and matcher.py's _splits_into, which try every cut. */
+/* Whether ``text`` reads as a run of pieces of at least ``shortest`` letters each: commerce words where
+ * ``common`` (matcher.py's _splits_into), else commerce words, words and numbers (words.py's
+ * _segments). Both try every cut. */
 static int
 splits(const Judge *self, const unsigned char *text, Py_ssize_t length, Py_ssize_t shortest, int common)
 {
@@ -2407,20 +2420,24 @@ add_frequencies(Judge *self, PyObject *frequencies, double in_word, double word,
         PyErr_SetString(PyExc_TypeError, "frequencies is a dict of str to float");
         return -1;
     }
-    PyObject *key, *value;
-    Py_ssize_t position = 0;
-    while (PyDict_Next(frequencies, &position, &key, &value)) {
-        const double zipf = PyFloat_AsDouble(value);
+    /* Read from a list of its items, not the dict itself: a value's __float__ may run any code, which
+     * must not change what is being read. */
+    PyObject *items = PyDict_Items(frequencies);
+    const Py_ssize_t count = items ? PyList_Size(items) : -1;
+    int result = count < 0 ? -1 : 0;
+    for (Py_ssize_t i = 0; i < count && result == 0; i++) {
+        PyObject *item = PyList_GetItem(items, i);
+        const double zipf = PyFloat_AsDouble(PyTuple_GetItem(item, 1));
         if (zipf == -1.0 && PyErr_Occurred()) {
-            return -1;
+            result = -1;
+            break;
         }
         const unsigned char bits = (zipf >= in_word ? IS_IN_WORD : 0) | (zipf >= word ? IS_WORD : 0)
                                    | (zipf >= word_short ? IS_WORD_SHORT : 0);
-        if (add_word(self, key, bits) < 0) {
-            return -1;
-        }
+        result = add_word(self, PyTuple_GetItem(item, 0), bits);
     }
-    return 0;
+    Py_XDECREF(items);
+    return result;
 }
 
 /* Each label: (text, skeleton, common word, own affixes). */
@@ -2474,7 +2491,7 @@ read_labels(Judge *self, PyObject *labels)
         self->skeleton_lengths[i] = copy_as_text(PyTuple_GetItem(item, 1), skeletons + skeleton_offset);
         skeleton_offset += (size_t)self->skeleton_lengths[i];
     }
-    result = exact_build(&self->exact, skeletons, skeleton_offsets, self->skeleton_lengths, count);
+    result = exact_build(&self->exact, skeletons, skeleton_offsets, self->skeleton_lengths, count, 1);
 done:
     PyMem_Free(skeletons);
     PyMem_Free(skeleton_offsets);
@@ -2516,7 +2533,7 @@ Judge_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     /* The judge reads the Readings' table itself: it must be one. */
     PyObject *module = PyType_GetModule(type);
     PyObject *readings_type = module ? PyObject_GetAttrString(module, "Readings") : NULL;
-    const int readable = readings_type ? PyObject_IsInstance(readings, readings_type) : -1;
+    const int readable = readings_type ? Py_IS_TYPE(readings, (PyTypeObject *)readings_type) : -1;
     Py_XDECREF(readings_type);
     const int fits = readable > 0 && letters.len == 256 && leet.len == 256 && max_word >= 0 && max_word <= MAX_TOKEN;
     allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
@@ -2614,7 +2631,7 @@ static PyModuleDef_Slot bulkscan_slots[] = {
 static struct PyModuleDef bulkscan_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "brandcrawl.matching._bulkscan",
-    .m_doc = "The bulk filter's per-piece work in C: see brandcrawl/matching/bulk.py.",
+    .m_doc = "The bulk matcher's scan, word checks and dictionary readings in C: see brandcrawl/matching/bulk.py.",
     .m_size = 0,
     .m_slots = bulkscan_slots,
 };

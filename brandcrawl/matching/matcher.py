@@ -368,9 +368,9 @@ class BrandMatcher:
         )
 
     def _labels_only_say_no(self, domain: str) -> bool:
-        """For a domain the bulk filter found a label in but no word that may be a typo (and no
-        character a plain domain does not hold): whether the words around each label say it is not
-        the brand, so that matching it would find nothing."""
+        """For a domain the bulk filter found a label in but no word that may be a typo: whether
+        the words around each label say it is not the brand, so that matching it would find
+        nothing."""
         if _NUMBER_FIRST.search(domain):
             # A number ("2024", "139k"): the bulk filter reads its digits as letters, the matcher as
             # written, so the filter's "no word may be a typo" does not hold for it.
