@@ -1902,18 +1902,20 @@ Readings_dealloc(PyObject *object)
     free_instance(object);
 }
 
-/* Each word (a list) given its cost (a sequence of float, in that order). Both are read from tuples of
- * them: a cost's __float__ may run any code, which must not free a word being read. */
+/* Each word (a list of str) given its cost (a buffer of doubles, in that order: an array("d")), read
+ * from a tuple of the words: reading them runs no code that could free one. */
 static int
 read_costs(Readings *self, PyObject *words, PyObject *costs)
 {
+    Py_buffer view = {0};
     PyObject *word_tuple = PyList_Check(words) ? PySequence_Tuple(words) : NULL;
-    PyObject *cost_tuple = word_tuple ? PySequence_Tuple(costs) : NULL;
     const Py_ssize_t count = word_tuple ? PyTuple_Size(word_tuple) : -1;
     int result = -1;
-    if (!cost_tuple || PyTuple_Size(cost_tuple) != count) {
+    const int viewed = word_tuple && PyObject_GetBuffer(costs, &view, PyBUF_FORMAT) == 0;
+    if (!viewed || view.itemsize != sizeof(double) || !view.format || strcmp(view.format, "d") != 0
+        || view.len != count * (Py_ssize_t)sizeof(double)) {
         PyErr_Clear();
-        PyErr_SetString(PyExc_TypeError, "the dictionary is a list of words and as many costs");
+        PyErr_SetString(PyExc_TypeError, "the dictionary is a list of words and an array('d') of as many costs");
         goto done;
     }
     if (byteset_init(&self->costs, (size_t)count) < 0 || prefixes_init(&self->prefixes) < 0) {
@@ -1922,10 +1924,8 @@ read_costs(Readings *self, PyObject *words, PyObject *costs)
     self->costs.value_size = sizeof(double);
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *word = PyTuple_GetItem(word_tuple, i);
-        const double cost = PyFloat_AsDouble(PyTuple_GetItem(cost_tuple, i));
-        if (cost == -1.0 && PyErr_Occurred()) {
-            goto done;
-        }
+        double cost;
+        memcpy(&cost, (const char *)view.buf + i * (Py_ssize_t)sizeof(double), sizeof(cost));
         if (!PyUnicode_Check(word)) {
             PyErr_SetString(PyExc_TypeError, "words are str");
             goto done;
@@ -1949,8 +1949,10 @@ read_costs(Readings *self, PyObject *words, PyObject *costs)
     }
     result = 0;
 done:
+    if (viewed) {
+        PyBuffer_Release(&view);
+    }
     Py_XDECREF(word_tuple);
-    Py_XDECREF(cost_tuple);
     return result;
 }
 
@@ -1996,7 +1998,8 @@ static PyType_Slot Readings_slots[] = {
     {Py_tp_methods, Readings_methods},
     {Py_tp_doc,
      "Readings(words, costs, brand_cost, longest_number)\n\n"
-     "words, costs: words.dictionary()'s words and what reading each costs, in the same order;\n"
+     "words, costs: words.dictionary()'s words (a list) and what reading each costs (an array('d'),\n"
+     "in the same order);\n"
      "brand_cost: words.BRAND_COST; longest_number: words.LONGEST_WORD, the longest number read."},
     {0, NULL},
 };
@@ -2420,24 +2423,23 @@ add_frequencies(Judge *self, PyObject *frequencies, double in_word, double word,
         PyErr_SetString(PyExc_TypeError, "frequencies is a dict of str to float");
         return -1;
     }
-    /* Read from a list of its items, not the dict itself: a value's __float__ may run any code, which
-     * must not change what is being read. */
-    PyObject *items = PyDict_Items(frequencies);
-    const Py_ssize_t count = items ? PyList_Size(items) : -1;
-    int result = count < 0 ? -1 : 0;
-    for (Py_ssize_t i = 0; i < count && result == 0; i++) {
-        PyObject *item = PyList_GetItem(items, i);
-        const double zipf = PyFloat_AsDouble(PyTuple_GetItem(item, 1));
-        if (zipf == -1.0 && PyErr_Occurred()) {
-            result = -1;
-            break;
+    /* Floats only, not numbers that convert: reading them runs no code, which could change the dict
+     * while it is walked. */
+    PyObject *key, *value;
+    Py_ssize_t position = 0;
+    while (PyDict_Next(frequencies, &position, &key, &value)) {
+        if (!PyFloat_CheckExact(value)) {
+            PyErr_SetString(PyExc_TypeError, "frequencies is a dict of str to float");
+            return -1;
         }
+        const double zipf = PyFloat_AsDouble(value);
         const unsigned char bits = (zipf >= in_word ? IS_IN_WORD : 0) | (zipf >= word ? IS_WORD : 0)
                                    | (zipf >= word_short ? IS_WORD_SHORT : 0);
-        result = add_word(self, PyTuple_GetItem(item, 0), bits);
+        if (add_word(self, key, bits) < 0) {
+            return -1;
+        }
     }
-    Py_XDECREF(items);
-    return result;
+    return 0;
 }
 
 /* Each label: (text, skeleton, common word, own affixes). */
