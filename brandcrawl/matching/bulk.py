@@ -54,16 +54,12 @@ _MERGED_CAPITALS = tuple(letter.upper() for _pair, letter in SKELETON_PAIRS)
 _LETTERS = {**LEET, "i": "l", "q": "g"}
 
 
-def _table() -> bytes:
-    table = bytearray(range(256))
-    for char, letter in _LETTERS.items():
-        table[ord(char)] = ord(letter)
-    for char in SEPARATORS:
-        table[char] = ord("|")
-    return bytes(table)
+def _byte_table(table: dict[int, str]) -> bytes:
+    """A ``str.maketrans`` table of single characters as a 256-byte table."""
+    return bytes(range(256)).decode("latin-1").translate(table).encode("latin-1")
 
 
-_FOLD = _table()
+_FOLD = _byte_table(str.maketrans({**_LETTERS, **dict.fromkeys(SEPARATORS.decode(), "|")}))
 _TLD = re.compile(r"\.[^.\n]*$", re.MULTILINE)
 # Anything a plain domain does not hold.
 _SPECIAL = re.compile(r"[^a-z0-9.\-_\n]")
@@ -129,8 +125,9 @@ class BulkFilter:
         may_be_typos = {
             line for line, near_words in typo_words.items() if not _ordinary(domains[line], near_words)
         }
-        labels_only = sorted(holding - may_be_typos)
-        return sorted(unread | may_be_typos | (set(labels_only) - self._labels_say_no(domains, labels_only)))
+        labels_only = holding - may_be_typos
+        said_no = self._labels_say_no(domains, sorted(labels_only))
+        return sorted(unread | may_be_typos | (labels_only - said_no))
 
     def _labels_say_no(self, domains: Sequence[str], lines: list[int]) -> set[int]:
         """Of ``lines``, which hold a label but no word that may be a typo, those where the words
@@ -244,11 +241,6 @@ def _label_judge(checks: WordChecks) -> LabelJudge:
         letters=_byte_table(SKELETON_LETTERS),
         leet=_byte_table(LEET_DIGITS),
     )
-
-
-def _byte_table(table: dict[int, str]) -> bytes:
-    """A ``str.maketrans`` table of single characters as a 256-byte table."""
-    return bytes(range(256)).decode("latin-1").translate(table).encode("latin-1")
 
 
 def _ordinary(domain: str, near_words: set[str]) -> bool:
